@@ -1,0 +1,1 @@
+"""nanochat-style GPT that consumes a RAP prior; depends on torch alone (no rap_core, no Textual)."""

@@ -1,0 +1,1 @@
+"""RAP Studio, the Textual app: every domain call goes to rap_core."""
