@@ -1,0 +1,191 @@
+"""`rap`: the headless command line — export a prior from data, inspect a prior, write the demo data.
+
+For pipelines: no terminal UI, progress on stderr only when stderr is a terminal, results on
+stdout, and every user error as one line on stderr with exit status 2 (never a traceback).
+Ctrl-C during a fit cancels it cleanly (exit 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from rap_core.errors import FitCancelled, RapError
+
+EXIT_USAGE = 2
+EXIT_CANCELLED = 130
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", type=Path, help="dataset: .csv, .tsv, .parquet (or .csv.gz)")
+    parser.add_argument("--target", default="INDC", help="binary target column (default: INDC)")
+    parser.add_argument("--session", type=Path, default=None,
+                        help="session JSON whose edits to apply (default: none; the fitted rule)")
+    fit = parser.add_argument_group("fit parameters (cutlass)")
+    fit.add_argument("--Cs", type=int, default=15, help="number of C values on the L1 path (15)")
+    fit.add_argument("--cv", type=int, default=3, help="cross-validation folds (3)")
+    fit.add_argument("--K", type=float, default=10.0, help="vote magnitude of the polished rule (10)")
+    fit.add_argument("--intercept", default="mofk", choices=("mofk", "mean", "maxj"),
+                     help="logic-polish intercept policy (mofk)")
+    fit.add_argument("--m", type=int, default=None, help="m of the m-of-k rule (default: k, an AND)")
+    fit.add_argument("--sdfilter", type=float, default=3.0,
+                     help="Rectifier outlier filter in SDs (3.0)")
+    fit.add_argument("--snap", type=float, default=0.001, help="Rectifier snap fraction (0.001)")
+    fit.add_argument("--no-polish", action="store_true", help="keep the L1 model (no logic polish)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rap", description="Rectified Attention Priors from cutlass rules (headless).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    export = sub.add_parser("export", help="dataset -> fit -> prior artifact (rap_prior.pt)",
+                            description="Fit (or load the cached fit), apply a session's edits, "
+                                        "and write the prior artifact atomically.")
+    _add_data_arguments(export)
+    export.add_argument("--layout", default="features", choices=("features", "lags"),
+                        help="position = feature, or position = lag (default: features)")
+    export.add_argument("--statistic", default="cpmi", choices=("cpmi", "pmi", "phi"),
+                        help="co-activation statistic S (default: cpmi, class-contrastive PMI)")
+    export.add_argument("--alpha-init", type=float, default=1.0,
+                        help="initial attention gate alpha (default: 1.0)")
+    export.add_argument("--out", type=Path, default=Path("rap_prior.pt"),
+                        help="output file (default: rap_prior.pt)")
+
+    rules = sub.add_parser("rules", help="print the critical ranges and the compressed rule")
+    _add_data_arguments(rules)
+
+    inspect = sub.add_parser("inspect", help="validate a prior file and summarise it")
+    inspect.add_argument("file", type=Path, help="a rap_prior.pt")
+    inspect.add_argument("--size", type=int, default=24,
+                         help="heatmap size in cells (block-averaged; default 24)")
+
+    demo = sub.add_parser("demo", help="write the bundled demo dataset")
+    demo.add_argument("--out", type=Path, default=Path("demo.csv"), help="default: demo.csv")
+    return parser
+
+
+def _fit_params(args):
+    from rap_core.fit import FitParams
+
+    params = FitParams(Cs=args.Cs, cv=args.cv, K=args.K, intercept=args.intercept, m=args.m,
+                       sdfilter=args.sdfilter, snap=args.snap, logic_polish=not args.no_polish)
+    params.validate()
+    return params
+
+
+def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features"):
+    """Load data, fit (cached), and open a Studio with the session's edits replayed."""
+    from rap_core.dataset import load_dataset
+    from rap_core.fit import load_or_fit
+    from rap_core.studio import Studio
+
+    params = _fit_params(args)
+    dataset = load_dataset(args.data, target=args.target, cv=params.cv)
+    for note in dataset.notes:
+        print(f"note: {note}", file=sys.stderr)
+    cancelled = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancelled.set())
+    try:
+        fit = load_or_fit(dataset, params, progress=_progress_printer(),
+                          cancel=cancelled.is_set)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if args.session is not None and not args.session.is_file():
+        raise RapError(f"{args.session}: no such session file; save one from rap-studio "
+                       f"or omit --session")
+    # A read-only replay: exporting never rewrites the user's session file.
+    studio = Studio.from_fit(dataset, fit, statistic=statistic, layout=layout,
+                             session_path=args.session)
+    studio.session_path = None
+    return dataset, fit, studio
+
+
+def _progress_printer():
+    if not sys.stderr.isatty():
+        return None
+    last = {"phase": None}
+
+    def show(event) -> None:
+        if event.phase != last["phase"]:
+            last["phase"] = event.phase
+            print(f"fit: {event.phase} ({event.elapsed_s:.1f}s)", file=sys.stderr)
+
+    return show
+
+
+def cmd_export(args) -> int:
+    dataset, fit, studio = _open_studio(args, statistic=args.statistic, layout=args.layout)
+    result = studio.export(args.out, layout=args.layout, alpha_init=args.alpha_init)
+    votes = studio.rule.votes()
+    print(f"wrote {result.path}  bias {result.shape[0]}x{result.shape[1]}  layout {result.layout}  "
+          f"alpha_init {result.alpha_init:g}")
+    print(f"bias_sha256 {result.bias_sha256}")
+    print(f"rule: {studio.rule_text()}  ({len(votes)} votes, {len(studio.edits)} edits)")
+    return 0
+
+
+def cmd_rules(args) -> int:
+    from rap_core.ranges import format_range
+
+    dataset, fit, studio = _open_studio(args)
+    print(f"{dataset.name}: {dataset.n_rows} rows, {dataset.n_features} features, "
+          f"{dataset.n_positive} positive ({dataset.target})")
+    ranges = studio.ranges
+    width = max(len(name) for name in ranges.features)
+    print(f"{'feature':<{width}}  {'critical range':<24}")
+    for i, name in enumerate(ranges.features):
+        print(f"{name:<{width}}  {format_range(ranges.rmin[i], ranges.rmax[i]):<24}")
+    metrics = studio.metrics("current")
+    print(f"rule: {studio.rule_text()}")
+    print(f"J {metrics.j:.3f}  AUC {metrics.auc:.3f}  TPR {metrics.tpr:.3f}  FPR {metrics.fpr:.3f}  "
+          f"k {metrics.k}")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from rap_core.inspect import describe_prior
+    from nanochat.rap_prior import PriorFormatError, load_prior
+
+    try:
+        prior = load_prior(args.file)
+    except PriorFormatError as exc:
+        raise RapError(str(exc)) from None
+    describe_prior(prior, args.file, size=args.size)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from rap_core.demo import GROUND_TRUTH, write_demo_csv
+
+    path = write_demo_csv(args.out)
+    print(f"wrote {path}")
+    print("ground truth: INDC = 1 iff " + " and ".join(
+        f"{feature} in [{'-inf' if lo is None else lo}, {'+inf' if hi is None else hi}]"
+        for feature, lo, hi in GROUND_TRUTH))
+    return 0
+
+
+COMMANDS = {"export": cmd_export, "rules": cmd_rules, "inspect": cmd_inspect, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except FitCancelled:
+        print("rap: fit cancelled; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    except RapError as exc:
+        print(f"rap: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("rap: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

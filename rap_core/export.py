@@ -1,0 +1,127 @@
+"""Studio state -> the prior artifact on disk.
+
+The one path from (dataset, fit, edits) to `rap_prior.pt`: the TUI's export and `rap export` both
+call `export_prior`, so the same session gives a byte-identical bias whichever wrote it. The file
+format itself lives in `nanochat/rap_prior.py` (torch-only, shared with training); this module only
+assembles its fields. torch is imported here, lazily, so opening the app or validating data never
+pays for it.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rap_core.errors import RapError
+from rap_core.studio import ExportResult
+
+
+def _finite_or_none(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def rules_payload(studio, positions: dict[str, int]) -> list[dict]:
+    """The active votes as plain dicts: what a reader needs to know which ranges shaped B."""
+    ranges = studio.ranges
+    index = {name: i for i, name in enumerate(ranges.features)}
+    votes = []
+    for _, feature, sign, weight in studio.rule.votes():
+        i = index[feature]
+        votes.append({
+            "feature": feature,
+            "sign": int(sign),
+            "weight": float(weight),
+            "position": int(positions.get(feature, -1)),
+            "rmin": _finite_or_none(ranges.rmin[i]),
+            "rmax": _finite_or_none(ranges.rmax[i]),
+        })
+    return votes
+
+
+def source_payload(studio) -> dict:
+    """Provenance: enough to know which data, fit and edits produced a prior (no paths, no clock)."""
+    dataset, fit = studio.dataset, studio.fit
+    source = {
+        "data_sha256": dataset.sha256,
+        "data_name": dataset.name,
+        "rows": int(dataset.n_rows),
+        "features": int(dataset.n_features),
+        "positives": int(dataset.n_positive),
+        "target": dataset.target,
+        "statistic": studio.statistic,
+        "edits": len(studio.edits),
+        "K": float(studio.rule.K),
+        "m": float(studio.rule.m),
+    }
+    if fit is not None:
+        source.update({
+            "cutlass_version": fit.cutlass_version,
+            "fit_params": fit.params.to_dict(),
+            "adopted": bool(fit.adopted),
+        })
+    else:
+        source.update({"cutlass_version": None, "fit_params": None, "adopted": False})
+    return source
+
+
+def layout_positions(ranges, layout: str, size: int) -> dict[str, int]:
+    """Feature name -> prior position: its index (features) or the rank of its lag (lags)."""
+    if layout == "features":
+        return {name: i for i, name in enumerate(ranges.features)}
+    lags = sorted({lag for lag in ranges.lags if lag is not None})
+    if len(lags) != size:  # the layout placed lags differently; say "unplaced" rather than guess
+        return {}
+    rank = {lag: i for i, lag in enumerate(lags)}
+    return {name: rank[lag] for name, lag in zip(ranges.features, ranges.lags, strict=True)
+            if lag is not None}
+
+
+def build_artifact(studio, *, layout: str | None = None, alpha_init: float = 1.0) -> dict:
+    """Assemble the validated artifact dict for the studio's current rule."""
+    from nanochat.rap_prior import PriorFormatError, make_prior
+
+    if not math.isfinite(float(alpha_init)):
+        raise RapError(f"alpha_init must be a finite number, got {alpha_init!r}")
+    original = studio.layout
+    chosen = layout or original
+    try:
+        if chosen != original:
+            studio.set_layout(chosen)
+        labels = list(studio.labels())
+        positions = layout_positions(studio.ranges, chosen, len(labels))
+        bias = studio.bias()
+        scale = float(studio.scale)
+        rules = rules_payload(studio, positions)
+        source = source_payload(studio)
+    finally:
+        if chosen != original:
+            studio.set_layout(original)
+    try:
+        return make_prior(bias, labels, chosen, float(alpha_init), scale, rules, source,
+                          statistic=studio.statistic)
+    except PriorFormatError as exc:
+        raise RapError(str(exc)) from None
+
+
+def export_prior(studio, path: str | Path, *, layout: str | None = None,
+                 alpha_init: float = 1.0) -> ExportResult:
+    """Write the artifact atomically (temp + fsync + rename); the old file survives a crash."""
+    from nanochat.rap_prior import save_prior
+
+    target = Path(path)
+    if target.is_dir():
+        raise RapError(f"{target} is a directory; give a file path such as {target / 'rap_prior.pt'}")
+    prior = build_artifact(studio, layout=layout, alpha_init=alpha_init)
+    try:
+        save_prior(prior, target)
+    except OSError as exc:
+        raise RapError(f"cannot write {target}: {exc.strerror or exc}; "
+                       f"choose another path with --out") from None
+    return ExportResult(
+        path=target,
+        shape=tuple(prior["bias"].shape),
+        bias_sha256=prior["bias_sha256"],
+        layout=prior["layout"],
+        alpha_init=prior["alpha_init"],
+    )
