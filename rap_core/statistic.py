@@ -87,7 +87,7 @@ class CoactivationCounts:
     def pair_counts(self, signs: np.ndarray, positive: bool = True) -> np.ndarray:
         """N^c (P, P) int64: rows of the class where votes i and j are both active."""
         n_c, gram, sums = self._class(positive)
-        signed = _signs(signs, self.n_features).astype(np.int64)
+        signed = check_signs(signs, self.n_features).astype(np.int64)
         sm = signed * sums
         return _pairs(n_c, sm[:, None], sm[None, :], signed[:, None] * gram * signed[None, :])
 
@@ -116,7 +116,8 @@ def _class_gram(ind: np.ndarray, rows: np.ndarray):
     return gram.astype(np.int64), sums.astype(np.int64), int(rows.size)
 
 
-def _signs(signs, n_features: int) -> np.ndarray:
+def check_signs(signs, n_features: int) -> np.ndarray:
+    """Signs as int8 (P,) of +-1, or a RapError naming what is wrong."""
     s = np.asarray(signs)
     if s.shape != (n_features,):
         raise RapError(f"signs must have one entry per feature ({n_features}), got shape {s.shape}")
@@ -168,7 +169,7 @@ class Statistic:
         return self.counts.n_features
 
     def matrix(self, signs: np.ndarray) -> np.ndarray:
-        s = _signs(signs, self.n_features).astype(np.int64)
+        s = check_signs(signs, self.n_features).astype(np.int64)
         value = self._class_term(True, s, None)
         if self._neg is not None:
             value = value - self._class_term(False, s, None)
@@ -177,7 +178,7 @@ class Statistic:
         return out
 
     def row(self, signs: np.ndarray, i: int) -> np.ndarray:
-        s = _signs(signs, self.n_features).astype(np.int64)
+        s = check_signs(signs, self.n_features).astype(np.int64)
         value = self._class_term(True, s, i)
         if self._neg is not None:
             value = value - self._class_term(False, s, i)
