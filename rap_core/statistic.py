@@ -86,12 +86,13 @@ class CoactivationCounts:
 
     def pair_counts(self, signs: np.ndarray, positive: bool = True) -> np.ndarray:
         """N^c (P, P) int64: rows of the class where votes i and j are both active."""
-        n_c, gram, sums = self._class(positive)
+        n_c, gram, sums = self.class_arrays(positive)
         signed = check_signs(signs, self.n_features).astype(np.int64)
         sm = signed * sums
         return _pairs(n_c, sm[:, None], sm[None, :], signed[:, None] * gram * signed[None, :])
 
-    def _class(self, positive: bool):
+    def class_arrays(self, positive: bool) -> tuple[int, np.ndarray, np.ndarray]:
+        """(n_c, gram, sums) of the positives (True) or the negatives (False)."""
         if positive:
             return self.n_pos, self.gram_pos, self.sum_pos
         return self.n_neg, self.gram_neg, self.sum_neg
@@ -188,7 +189,7 @@ class Statistic:
 
     def _class_term(self, positive: bool, s: np.ndarray, i: int | None) -> np.ndarray:
         """PMI (cpmi, pmi) or phi of one class, for the full matrix (i None) or for row i."""
-        n_c, gram, sums = self.counts._class(positive)
+        n_c, gram, sums = self.counts.class_arrays(positive)
         tables = self._pos if positive else self._neg
         sm = s * sums
         single = (n_c + sm) >> 1  # N_i = N_ii = (n_c + s_i m_i) / 2
