@@ -1,4 +1,4 @@
-"""`rap`: the headless command line — export a prior from data, inspect a prior, write the demo data.
+"""`rap`: the headless command line — export a prior, inspect a prior, write the demo data.
 
 For pipelines: no terminal UI, progress on stderr only when stderr is a terminal, results on
 stdout, and every user error as one line on stderr with exit status 2 (never a traceback).
@@ -27,10 +27,12 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     fit = parser.add_argument_group("fit parameters (cutlass)")
     fit.add_argument("--Cs", type=int, default=15, help="number of C values on the L1 path (15)")
     fit.add_argument("--cv", type=int, default=3, help="cross-validation folds (3)")
-    fit.add_argument("--K", type=float, default=10.0, help="vote magnitude of the polished rule (10)")
+    fit.add_argument("--K", type=float, default=10.0,
+                     help="vote magnitude of the polished rule (10)")
     fit.add_argument("--intercept", default="mofk", choices=("mofk", "mean", "maxj"),
                      help="logic-polish intercept policy (mofk)")
-    fit.add_argument("--m", type=int, default=None, help="m of the m-of-k rule (default: k, an AND)")
+    fit.add_argument("--m", type=int, default=None,
+                     help="m of the m-of-k rule (default: k, an AND)")
     fit.add_argument("--sdfilter", type=float, default=3.0,
                      help="Rectifier outlier filter in SDs (3.0)")
     fit.add_argument("--snap", type=float, default=0.001, help="Rectifier snap fraction (0.001)")
@@ -121,7 +123,8 @@ def cmd_export(args) -> int:
     dataset, fit, studio = _open_studio(args, statistic=args.statistic, layout=args.layout)
     result = studio.export(args.out, layout=args.layout, alpha_init=args.alpha_init)
     votes = studio.rule.votes()
-    print(f"wrote {result.path}  bias {result.shape[0]}x{result.shape[1]}  layout {result.layout}  "
+    shape = f"{result.shape[0]}x{result.shape[1]}"
+    print(f"wrote {result.path}  bias {shape}  layout {result.layout}  "
           f"alpha_init {result.alpha_init:g}")
     print(f"bias_sha256 {result.bias_sha256}")
     print(f"rule: {studio.rule_text()}  ({len(votes)} votes, {len(studio.edits)} edits)")
@@ -141,14 +144,15 @@ def cmd_rules(args) -> int:
         print(f"{name:<{width}}  {format_range(ranges.rmin[i], ranges.rmax[i]):<24}")
     metrics = studio.metrics("current")
     print(f"rule: {studio.rule_text()}")
-    print(f"J {metrics.j:.3f}  AUC {metrics.auc:.3f}  TPR {metrics.tpr:.3f}  FPR {metrics.fpr:.3f}  "
+    print(f"J {metrics.j:.3f}  AUC {metrics.auc:.3f}  TPR {metrics.tpr:.3f}  "
+          f"FPR {metrics.fpr:.3f}  "
           f"k {metrics.k}")
     return 0
 
 
 def cmd_inspect(args) -> int:
-    from rap_core.inspect import describe_prior
     from nanochat.rap_prior import PriorFormatError, load_prior
+    from rap_core.inspect import describe_prior
 
     try:
         prior = load_prior(args.file)

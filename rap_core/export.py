@@ -40,7 +40,7 @@ def rules_payload(studio, positions: dict[str, int]) -> list[dict]:
 
 
 def source_payload(studio) -> dict:
-    """Provenance: enough to know which data, fit and edits produced a prior (no paths, no clock)."""
+    """Provenance: which data, fit and edits produced a prior (no paths, no clock)."""
     dataset, fit = studio.dataset, studio.fit
     source = {
         "data_sha256": dataset.sha256,
@@ -111,7 +111,8 @@ def export_prior(studio, path: str | Path, *, layout: str | None = None,
 
     target = Path(path)
     if target.is_dir():
-        raise RapError(f"{target} is a directory; give a file path such as {target / 'rap_prior.pt'}")
+        suggestion = target / "rap_prior.pt"
+        raise RapError(f"{target} is a directory; give a file path such as {suggestion}")
     prior = build_artifact(studio, layout=layout, alpha_init=alpha_init)
     try:
         save_prior(prior, target)
