@@ -82,13 +82,15 @@ def _fit_params(args):
 def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features"):
     """Load data, fit (cached), and open a Studio with the session's edits replayed."""
     from rap_core.dataset import load_dataset
+
+    # Validate the data before anything else: a bad column should cost a second, not a fit.
+    dataset = load_dataset(args.data, target=args.target, cv=args.cv)
+    for note in dataset.notes:
+        print(f"note: {note}", file=sys.stderr)
     from rap_core.fit import load_or_fit
     from rap_core.studio import Studio
 
     params = _fit_params(args)
-    dataset = load_dataset(args.data, target=args.target, cv=params.cv)
-    for note in dataset.notes:
-        print(f"note: {note}", file=sys.stderr)
     cancelled = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancelled.set())
     try:
