@@ -1,0 +1,380 @@
+"""RAP attention: causal, sliding-window attention with an additive, gated prior.
+
+The contract every path computes (and the tests check against an explicit softmax): for a query
+at absolute position i and a key at position j, per head h,
+
+    logit[i, j] = q_i . k_j / sqrt(D) + alpha[h] * B[i, j]   if 0 <= i - j <= window
+                = -inf                                        otherwise   (window < 0: no limit)
+
+B is the model's ONE bias (L x L, read from rap_prior.pt through rap_prior.py). Outside its L x L
+block it is zero: positions past L get no prior and attend as the unbiased model would. alpha is a
+layer's 1-D gate (1 value, or one per head). Tensors come and go in nanochat's (B, T, H, D) layout.
+
+Design choices:
+- `RapPrior` owns the bias (a persistent buffer, stored once per model, so a checkpoint carries the
+  exact numbers even if the file moves or changes) and the gates (n_layer, n_gate) — scalars, for
+  an AdamW group, never Muon. nanochat builds models under the meta device, so the file is read
+  in `init_weights()`, not in `__init__` (which only learns the size L).
+- Paths, one contract (`RapPrior.kernel` picks one; "auto" chooses by device and measurement):
+    dense    SDPA with one float mask alpha*B + causal/window -inf, cast to q's dtype; never
+             together with is_causal. The reference path, and the one KV-cache steps use.
+    lowrank  FlashBias: B = U V^T (rank <= number of votes). Append alpha*U*sqrt(D) to q and V to
+             k and run the UNBIASED kernel with explicit scale 1/sqrt(D): exact up to float error,
+             and it keeps SDPA's is_causal fast path.
+    split    L < T: causal queries before L only see keys before L, so the biased kernel runs on
+             the L x L corner and the unbiased kernel on the whole sequence; rows past L come from
+             the latter.
+    flex     CUDA: FlexAttention with score_mod += alpha[h] * B[q, kv] and a block mask for
+             causal + window, built once per (T, window) and cached; flex_attention is compiled.
+- KV cache (prefill and decode) adds the bias rows B[pos:pos+Tq, :Tk], so generation sees exactly
+  what training saw; once pos >= L the rows are zero and the unbiased path runs.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from nanochat.rap_prior import PriorFormatError, bias_sha256, load_prior, slice_bias
+
+KERNELS = ("auto", "dense", "lowrank", "split", "flex")
+MAX_LOWRANK = 64      # above this rank the appended dims cost more than a dense mask
+_RANK_TOL = 1e-6      # singular values below this fraction of the largest are float noise
+
+
+# ---------------------------------------------------------------------------------------------
+# The prior and its gates
+
+
+class RapLayer(NamedTuple):
+    """What one layer's attention needs: the shared prior and this layer's 1-D gate."""
+
+    prior: RapPrior
+    alpha: torch.Tensor  # (n_gate,), a view of prior.alpha; gradients flow to the parameter
+
+
+def read_prior_size(path: str) -> int:
+    """L of the prior at `path` (validated). Reads on the CPU even inside a meta-device build."""
+    with torch.device("cpu"):
+        return int(load_prior(path)["bias"].shape[0])
+
+
+class RapPrior(nn.Module):
+    """One bias buffer per model + one gate per layer (or per layer and head)."""
+
+    def __init__(self, path: str, n_layer: int, n_head: int, *, size: int = 0,
+                 per_head: bool = False, alpha_init: float | None = None):
+        super().__init__()
+        self.path = str(path)
+        # size > 0 means "rebuilding a trained model": the checkpoint will supply the bias, so a
+        # moved or edited file is survivable (see init_weights).
+        self.rebuilding = size > 0
+        self.size = size if size > 0 else read_prior_size(self.path)
+        self.alpha_override = alpha_init
+        self.register_buffer("bias", torch.zeros(self.size, self.size), persistent=True)
+        self.alpha = nn.Parameter(torch.zeros(n_layer, n_head if per_head else 1))
+        self.kernel = "auto"
+        self.sha256 = ""
+        self.pending = False  # True while the bias is a placeholder waiting for a checkpoint
+        self._factors: dict = {}
+        self._rows: dict = {}
+        self.register_load_state_dict_post_hook(RapPrior._after_load)
+
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """Copy the file's bias and alpha_init in (runs after to_empty, so real memory)."""
+        self._factors.clear()
+        self._rows.clear()
+        try:
+            with torch.device("cpu"):
+                prior = load_prior(self.path)
+            size = prior["bias"].shape[0]
+            if size != self.size:
+                raise PriorFormatError(f"{self.path}: prior is {size}x{size} but this model was "
+                                       f"built for {self.size}x{self.size}")
+        except PriorFormatError as exc:
+            if not self.rebuilding:
+                raise
+            warnings.warn(f"{exc}; the bias stays zero until a checkpoint supplies it",
+                          stacklevel=2)
+            self.bias.zero_()
+            self.alpha.fill_(self.alpha_override or 0.0)
+            self.pending = True
+            return
+        self.bias.copy_(prior["bias"])
+        alpha = prior["alpha_init"] if self.alpha_override is None else self.alpha_override
+        self.alpha.fill_(float(alpha))
+        self.sha256 = prior["bias_sha256"]
+        self.pending = False
+
+    @staticmethod
+    def _after_load(module: RapPrior, incompatible) -> None:
+        module._factors.clear()
+        module._rows.clear()
+        module.pending = False
+        module.sha256 = bias_sha256(module.bias)
+
+    def layer(self, index: int) -> RapLayer:
+        if self.pending:
+            raise PriorFormatError(f"{self.path}: prior file unavailable and no checkpoint "
+                                   f"supplied its bias; load a state dict first")
+        return RapLayer(self, self.alpha[index])
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, gates={tuple(self.alpha.shape)}, kernel={self.kernel!r}"
+
+    # Derived tensors, cached per (bias version, device): the bias changes only by load/init.
+    def _key(self, *extra) -> tuple:
+        return (self.bias._version, self.bias.data_ptr(), *extra)
+
+    def rows(self, q_start: int, q_len: int, k_len: int) -> torch.Tensor:
+        """B[q_start:q_start+q_len, :k_len] as float32, zero past L."""
+        if q_start == 0 and q_len <= self.size and k_len <= self.size:
+            return self.bias[:q_len, :k_len]
+        key = self._key(q_start, q_len, k_len)
+        if key not in self._rows:
+            if len(self._rows) > 8:
+                self._rows.clear()
+            self._rows[key] = slice_bias(self.bias, q_start, q_len, k_len)
+        return self._rows[key]
+
+    def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(U, V) with B = U V^T, rank padded to a multiple of 8 with zero columns."""
+        key = self._key()
+        if key not in self._factors:
+            self._factors = {key: low_rank_factors(self.bias)}
+        return self._factors[key]
+
+
+def low_rank_factors(bias: torch.Tensor,
+                     tol: float = _RANK_TOL) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact-rank factorisation B = U V^T through a float64 SVD (rank = singular values > tol)."""
+    b64 = bias.detach().to(device="cpu", dtype=torch.float64)
+    u, s, vh = torch.linalg.svd(b64, full_matrices=False)
+    rank = int((s > tol * s[0]).sum()) if s.numel() and s[0] > 0 else 0
+    width = max(8, -(-rank // 8) * 8)  # kernels like head dims in multiples of 8
+    left = torch.zeros(bias.shape[0], width, dtype=torch.float64)
+    right = torch.zeros(bias.shape[0], width, dtype=torch.float64)
+    left[:, :rank] = u[:, :rank] * s[:rank]
+    right[:, :rank] = vh[:rank].T
+    return (left.to(device=bias.device, dtype=torch.float32),
+            right.to(device=bias.device, dtype=torch.float32))
+
+
+def factor_rank(factors: tuple[torch.Tensor, torch.Tensor]) -> int:
+    return int((factors[0].abs().sum(0) > 0).sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# Masks and the unbiased kernel
+
+
+def allowed(q_start: int, q_len: int, k_len: int, window: int, device) -> torch.Tensor:
+    """Bool (q_len, k_len): key j visible to query q_start+i (causal, and within the window)."""
+    i = q_start + torch.arange(q_len, device=device).unsqueeze(1)
+    j = torch.arange(k_len, device=device).unsqueeze(0)
+    keep = j <= i
+    if window >= 0:
+        keep = keep & ((i - j) <= window)
+    return keep
+
+
+def _sdpa(q, k, v, **kwargs) -> torch.Tensor:
+    """SDPA on (B, T, H, D) tensors; GQA through enable_gqa."""
+    y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                       enable_gqa=q.size(2) != k.size(2), **kwargs)
+    return y.transpose(1, 2)
+
+
+def unbiased_attention(q, k, v, window: int, q_start: int = 0, scale: float | None = None):
+    """Causal (windowed) attention with no prior; is_causal whenever the window covers all keys."""
+    q_len, k_len = q.size(1), k.size(1)
+    if q_start == 0 and q_len == k_len and (window < 0 or window >= k_len - 1):
+        return _sdpa(q, k, v, is_causal=True, scale=scale)
+    if q_len == 1 and q_start == k_len - 1:  # one decoded token sees a suffix of the cache
+        first = 0 if window < 0 else max(0, k_len - 1 - window)
+        return _sdpa(q, k[:, first:], v[:, first:], scale=scale)
+    mask = allowed(q_start, q_len, k_len, window, q.device)
+    return _sdpa(q, k, v, attn_mask=mask, scale=scale)
+
+
+# ---------------------------------------------------------------------------------------------
+# Biased paths (all take the gate as a 1-D tensor of 1 or H values)
+
+
+def dense_attention(q, k, v, bias_rows, alpha, window: int, q_start: int = 0):
+    """Reference path: one additive float mask alpha*B + (-inf outside causal/window)."""
+    gate = alpha.reshape(1, -1, 1, 1).float()
+    mask = gate * bias_rows.float().unsqueeze(0).unsqueeze(0)
+    keep = allowed(q_start, q.size(1), k.size(1), window, q.device)
+    mask = mask.masked_fill(~keep, float("-inf")).to(q.dtype)
+    return _sdpa(q, k, v, attn_mask=mask)
+
+
+def lowrank_attention(q, k, v, u_rows, v_rows, alpha, window: int, q_start: int = 0):
+    """FlashBias: alpha*B = (alpha U) V^T folded into q and k; the unbiased kernel does the rest."""
+    batch, q_len, heads, dim = q.shape
+    rank = u_rows.size(-1)
+    gate = alpha.float().reshape(1, 1, -1, 1)
+    qx = (gate * u_rows.reshape(1, q_len, 1, rank) * math.sqrt(dim)).to(q.dtype)
+    kx = v_rows.reshape(1, k.size(1), 1, rank).to(k.dtype)
+    q2 = torch.cat([q, qx.expand(batch, q_len, heads, rank)], dim=-1)
+    k2 = torch.cat([k, kx.expand(batch, k.size(1), k.size(2), rank)], dim=-1)
+    # Same head dim for v keeps the fused CPU/GPU kernels eligible; the extra output is dropped.
+    v2 = F.pad(v, (0, rank))
+    y = unbiased_attention(q2, k2, v2, window, q_start, scale=1.0 / math.sqrt(dim))
+    return y[..., :dim]
+
+
+_BLOCK_MASKS: dict = {}
+_FLEX = {}
+
+
+def _flex_kernel(compiled: bool):
+    from torch.nn.attention.flex_attention import flex_attention
+    if not compiled:
+        return flex_attention
+    if "compiled" not in _FLEX:  # compile the kernel itself: nanochat evaluates uncompiled models
+        _FLEX["compiled"] = torch.compile(flex_attention, dynamic=False)
+    return _FLEX["compiled"]
+
+
+def block_mask(q_len: int, k_len: int, window: int, q_start: int, device):
+    """Causal + window block mask, built once per (lengths, window, offset, device)."""
+    from torch.nn.attention.flex_attention import create_block_mask
+    key = (q_len, k_len, window, q_start, str(device))
+    if key not in _BLOCK_MASKS:
+        def mask_mod(b, h, q_idx, kv_idx):
+            pos = q_idx + q_start
+            keep = kv_idx <= pos
+            if window >= 0:
+                keep = keep & (pos - kv_idx <= window)
+            return keep
+        _BLOCK_MASKS[key] = create_block_mask(mask_mod, None, None, q_len, k_len, device=device)
+    return _BLOCK_MASKS[key]
+
+
+def flex_attention_rap(q, k, v, bias_rows, alpha, window: int, q_start: int = 0,
+                       compiled: bool | None = None):
+    """FlexAttention: the bias is read inside the kernel; no (B, H, T, T) tensor is made."""
+    heads = q.size(2)
+    gate = alpha.float().expand(heads) if alpha.numel() == 1 else alpha.float()
+    table = bias_rows.float()
+
+    def score_mod(score, b, h, q_idx, kv_idx):
+        return score + gate[h] * table[q_idx, kv_idx]
+
+    if compiled is None:
+        compiled = q.is_cuda
+    kernel = _flex_kernel(compiled)
+    mask = block_mask(q.size(1), k.size(1), window, q_start, q.device)
+    y = kernel(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), score_mod=score_mod,
+               block_mask=mask, enable_gqa=heads != k.size(2))
+    return y.transpose(1, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch
+
+
+def choose_kernel(prior: RapPrior, q, q_start: int, k_len: int) -> str:
+    """The path for this call: the prior's setting, or by device and measurement when "auto"."""
+    if prior.kernel != "auto":
+        return prior.kernel
+    if q_start > 0 or q.size(1) != k_len:
+        return "dense"      # KV-cache prefill/decode: a (Tq, Tk) mask is small
+    if q.is_cuda:
+        return "flex"
+    lowrank_ok = factor_rank(prior.factors()) <= MAX_LOWRANK
+    if prior.size < q.size(1):
+        return "split"
+    return "lowrank" if lowrank_ok else "dense"
+
+
+def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
+    """Attention with the prior for queries at absolute positions q_start.. over keys 0..Tk-1."""
+    prior, alpha = rap
+    q_len, k_len = q.size(1), k.size(1)
+    if q_start >= prior.size:
+        return unbiased_attention(q, k, v, window, q_start)  # rows past L carry no prior
+    kernel = choose_kernel(prior, q, q_start, k_len)
+    if kernel == "dense":
+        return dense_attention(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window, q_start)
+    if kernel == "flex":
+        return flex_attention_rap(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window,
+                                   q_start)
+    if kernel == "split" and q_start == 0 and q_len == k_len and prior.size < q_len:
+        corner = prior.size
+        inner = "lowrank" if factor_rank(prior.factors()) <= MAX_LOWRANK else "dense"
+        head = _biased_corner(q[:, :corner], k[:, :corner], v[:, :corner], rap, window, inner)
+        full = unbiased_attention(q, k, v, window)
+        return torch.cat([head, full[:, corner:]], dim=1)
+    if kernel in ("lowrank", "split"):
+        return _biased_corner(q, k, v, rap, window, "lowrank", q_start)
+    raise ValueError(f"unknown RAP attention kernel {kernel!r} (expected one of {KERNELS})")
+
+
+def _biased_corner(q, k, v, rap: RapLayer, window: int, kernel: str, q_start: int = 0):
+    prior, alpha = rap
+    q_len, k_len = q.size(1), k.size(1)
+    if kernel == "dense":
+        return dense_attention(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window, q_start)
+    left, right = prior.factors()
+    u_rows = _pad_rows(left, q_start, q_len)
+    v_rows = _pad_rows(right, 0, k_len)
+    return lowrank_attention(q, k, v, u_rows, v_rows, alpha, window, q_start)
+
+
+def _pad_rows(factor: torch.Tensor, start: int, length: int) -> torch.Tensor:
+    """factor[start:start+length] with zero rows past L."""
+    size = factor.size(0)
+    if start + length <= size:
+        return factor[start:start + length]
+    out = factor.new_zeros(length, factor.size(1))
+    have = max(0, size - start)
+    if have:
+        out[:have] = factor[start:size]
+    return out
+
+
+def rap_attend(q, k, v, rap: RapLayer | None, window_size, kv_cache=None, layer_idx: int = 0):
+    """nanochat's attention call with a prior: training (no cache) or KV-cache prefill/decode.
+
+    With a cache it does what flash_attn_with_kvcache + advance do in nanochat: write k, v at the
+    cache position, attend over the filled prefix, and advance after the last layer.
+    """
+    window = window_size[0]
+    if kv_cache is None:
+        if rap is None:
+            return unbiased_attention(q, k, v, window)
+        return biased_attention(q, k, v, rap, window)
+    k_cache, v_cache = kv_cache.get_layer_cache(layer_idx)
+    pos, q_len = kv_cache.get_pos(), q.size(1)
+    k_cache[:, pos:pos + q_len] = k
+    v_cache[:, pos:pos + q_len] = v
+    k_all, v_all = k_cache[:, :pos + q_len], v_cache[:, :pos + q_len]
+    if rap is None:
+        y = unbiased_attention(q, k_all, v_all, window, pos)
+    else:
+        y = biased_attention(q, k_all, v_all, rap, window, pos)
+    if layer_idx == kv_cache.n_layers - 1:
+        kv_cache.advance(q_len)
+    return y
+
+
+def reference_attention(q, k, v, bias_rows, alpha, window: int, q_start: int = 0):
+    """Explicit softmax in float64, the contract written out; tests compare every path to it."""
+    q64, k64, v64 = (t.double().transpose(1, 2) for t in (q, k, v))
+    groups = q64.size(1) // k64.size(1)
+    k64, v64 = k64.repeat_interleave(groups, 1), v64.repeat_interleave(groups, 1)
+    logits = q64 @ k64.transpose(-1, -2) / math.sqrt(q.size(-1))
+    if bias_rows is not None:
+        logits = logits + alpha.double().reshape(1, -1, 1, 1) * bias_rows.double()
+    keep = allowed(q_start, q.size(1), k.size(1), window, q.device)
+    logits = logits.masked_fill(~keep, float("-inf"))
+    return (torch.softmax(logits, dim=-1) @ v64).transpose(1, 2)
