@@ -122,11 +122,21 @@ def fingerprint(target: str, features: list[str] | tuple[str, ...], X: np.ndarra
 # -- reading ---------------------------------------------------------------------------
 
 def _kind(file: Path) -> str:
+    """parquet / tsv / csv by extension; a text file of another name is sniffed (tabs, no commas
+    in its first line -> TSV)."""
     suffixes = [s.lower() for s in file.suffixes]
     if suffixes and suffixes[-1] in (".parquet", ".pq"):
         return "parquet"
     if ".tsv" in suffixes or ".tab" in suffixes:
         return "tsv"
+    if ".csv" not in suffixes:
+        try:
+            with _open_text(file) as fh:
+                first = fh.readline(65536)
+        except (OSError, UnicodeDecodeError, EOFError):
+            return "csv"  # the read below reports the problem
+        if "\t" in first and "," not in first:
+            return "tsv"
     return "csv"
 
 
@@ -279,6 +289,12 @@ def _check_memory(n_features: int, name: str) -> None:
     need = _PRIOR_BYTES_PER_CELL * n_features * n_features
     have = available_memory_bytes()
     if need > have // 2:
-        raise RapError(f"{name}: {n_features} features need about {need / 1024**3:.1f} GB for the "
+        raise RapError(f"{name}: {n_features} features need about {_size(need)} for the "
                        f"{n_features}x{n_features} prior, more than half the "
-                       f"{have / 1024**3:.1f} GB available; select fewer feature columns")
+                       f"{_size(have)} available; select fewer feature columns")
+
+
+def _size(n_bytes: int) -> str:
+    if n_bytes >= 1024**3 // 10:
+        return f"{n_bytes / 1024**3:.1f} GB"
+    return f"{n_bytes / 1024**2:.1f} MB"

@@ -2,14 +2,25 @@
 
 Ten variables V1..V10 observed at lags t0..t7 (80 features `V1_t0` … `V10_t7`, variable-major),
 3,000 rows. Each variable is an AR(1) series over its lags (neighbouring lags correlate, as in real
-longitudinal data) on its own scale and offset. The target `INDC` holds exactly when four critical
+longitudinal data) on its own scale and offset, censored at assay limits (mean ± 2 SD: a value
+beyond a limit is reported at the limit). The target `INDC` holds exactly when four critical
 ranges hold at once (an AND), so the rule cutlass should recover is known — `GROUND_TRUTH`.
 
 Design choices:
+- Censored values. cutlass 0.9.0's L1 solver moves its intercept by plain gradient steps, so on an
+  AND rule (intercept ≈ −3 × vote size) it parks most of the intercept on a near-constant
+  indicator column instead, and that column then outranks the real votes in the logic polish.
+  Trials here: Gaussian tails (the Rectifier's sdfilter leaves every irrelevant feature a
+  near-constant indicator) got a non-rule feature the third-largest coefficient and the polish was
+  refused (J 0.66); uniform marginals left some columns constant and one took the lead (J 0).
+  With censoring the positives reach both limits of every irrelevant feature, so each of those
+  gets an open range: an exactly constant indicator. cutlass merges identical columns within a
+  group and splits the parked intercept evenly over them (~1/8 of it each), so the four real
+  votes lead and the polish adopts exactly the ground truth.
 - No label noise. cutlass's Rectifier takes each range from the positives' min/max, so even a
   few flipped labels blur the ranges (a trial at 0.5% noise did).
 - The label is computed on the rounded values that ship, so the stored data obeys the rule exactly.
-- Each range covers about 70% of rows and the four involve different variables, so prevalence is
+- Each range covers about 71% of rows and the four involve different variables, so prevalence is
   about 0.72^4 ≈ 26%: enough positives for a 3-fold CV, and single ranges are weak alone (J ≈ 0.3),
   so the rule is a real conjunction.
 - The data ships as `data/demo.csv.gz` (regenerate with `python dev/make_demo.py`), and its fit
@@ -46,6 +57,15 @@ _SHAPES = {
 }
 
 
+CENSOR_SD = 2.0  # assay limits, in SDs of each variable
+
+
+def _round4(values: np.ndarray) -> np.ndarray:
+    """Correctly rounded to 4 decimals (Python's round; np.round can be off by an ulp), so the
+    CSV text parses back to exactly these doubles and the labels hold on the file's values."""
+    return np.fromiter((round(float(v), 4) for v in values), dtype=np.float64, count=len(values))
+
+
 def feature_names() -> list[str]:
     return [f"{var}_t{lag}" for var in VARIABLES for lag in LAGS]
 
@@ -60,7 +80,8 @@ def generate_demo(n_rows: int = N_ROWS, seed: int = SEED) -> pd.DataFrame:
         for lag in LAGS:
             if lag > 0:
                 level = rho * level + np.sqrt(1.0 - rho * rho) * rng.standard_normal(n_rows)
-            columns[f"{var}_t{lag}"] = np.round(offset + scale * level, 4)
+            censored = np.clip(level, -CENSOR_SD, CENSOR_SD)  # see the module docstring
+            columns[f"{var}_t{lag}"] = _round4(offset + scale * censored)
     frame = pd.DataFrame(columns)
     frame[TARGET] = ground_truth_label(frame)
     return frame
