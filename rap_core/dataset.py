@@ -142,8 +142,8 @@ def _kind(file: Path) -> str:
 
 def _open_text(file: Path):
     if file.suffix.lower() == ".gz":
-        return io.TextIOWrapper(gzip.open(file, "rb"), encoding="utf-8", newline="")
-    return open(file, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(file, "rb"), encoding="utf-8-sig", newline="")
+    return open(file, encoding="utf-8-sig", newline="")  # -sig: Excel's byte-order mark
 
 
 def _header(file: Path) -> list[str]:
@@ -169,7 +169,8 @@ def _read(file: Path) -> pd.DataFrame:
     try:
         if kind == "parquet":
             return pd.read_parquet(file)
-        return pd.read_csv(file, sep="\t" if kind == "tsv" else ",", skipinitialspace=True)
+        return pd.read_csv(file, sep="\t" if kind == "tsv" else ",", skipinitialspace=True,
+                           encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise RapError(f"{file.name}: the file is empty; it needs a header row and data "
                        f"rows") from None

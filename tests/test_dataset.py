@@ -52,6 +52,12 @@ def test_every_format_gives_the_same_fingerprint(tmp_path, small_frame, small_cs
     assert load_dataset(path).sha256 == load_dataset(small_csv).sha256
 
 
+def test_excel_byte_order_mark_is_ignored(tmp_path, small_frame):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + small_frame[["INDC", "A_t1"]].to_csv(index=False).encode())
+    assert load_dataset(path).features == ("A_t1",)
+
+
 def test_boolean_target_is_accepted(small_frame):
     frame = small_frame.assign(INDC=small_frame["INDC"].astype(bool))
     assert dataset_from_frame(frame, name="b").n_positive == int(small_frame["INDC"].sum())
