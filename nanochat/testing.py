@@ -19,8 +19,8 @@ def rule_bias(size: int, votes=(1, 4, 6, 9), seed: int = 0) -> torch.Tensor:
     return bias / bias.abs().max()
 
 
-def write_prior(path, size: int = 12, alpha_init: float = 0.8, **kwargs):
-    prior = make_prior(rule_bias(size, **kwargs), [f"V{i}" for i in range(size)], "features",
+def write_prior(path, size: int = 12, alpha_init: float = 0.8, prefix: str = "V", **kwargs):
+    prior = make_prior(rule_bias(size, **kwargs), [f"{prefix}{i}" for i in range(size)], "features",
                        alpha_init, 1.0, [], {"data_sha256": "test"})
     return save_prior(prior, path)
 

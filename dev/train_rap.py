@@ -1,0 +1,208 @@
+"""Train the small GPT on dataset rows, with or without a RAP prior, and watch the gates.
+
+    python dev/train_rap.py [--data demo.csv] [--prior rap_prior.pt] [--steps 150]
+    torchrun --nproc_per_node=2 dev/train_rap.py --prior rap_prior.pt      # DDP (gloo on CPU)
+
+Each row becomes a sequence in the features layout: the token at position p is the quantile bin of
+feature p (bins are offset per position, so a token names its feature), and the model predicts the
+label token at the last position — the only position with a loss. Position p is feature p, the
+same order the prior's features layout uses, so B[p, q] lands on the right pair of tokens.
+
+Design choices:
+- The model side is nanochat/ alone (torch only); this script may read data through rap_core
+  (`rap_core.dataset.load_dataset`, the demo by default) or make synthetic rows (`--synthetic`).
+- Under torchrun every rank reads the prior itself; the bias hashes are all-gathered and a mismatch
+  stops all ranks with one line. At the end the gates are all-gathered and must agree exactly.
+- Quantile edges come from the training split only; the last 20% of rows are held out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nanochat.gpt import GPT, GPTConfig  # noqa: E402
+from nanochat.rap_prior import PriorFormatError, load_prior  # noqa: E402
+
+
+def load_rows(args) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """(feature names, X float64 (n, P), y int64 (n,)) from a file, the demo, or synthetic."""
+    if args.synthetic:
+        gen = torch.Generator().manual_seed(1234)
+        X = torch.rand(args.synthetic, 12, generator=gen, dtype=torch.float64)
+        y = ((X[:, 2] > 0.3) & (X[:, 7] < 0.8)).long()
+        return [f"X{i}" for i in range(12)], X, y
+    from rap_core.dataset import load_dataset  # data side only; the model never sees rap_core
+    if args.data:
+        path = Path(args.data)
+    else:
+        from rap_core.demo import demo_path
+        path = demo_path()
+    data = load_dataset(path, args.target)
+    return list(data.features), torch.from_numpy(data.X), torch.from_numpy(data.y).long()
+
+
+def tokenize(X: torch.Tensor, y: torch.Tensor, bins: int, n_train: int):
+    """Rows -> (idx (n, P), targets (n, P)) with one loss position; also returns the vocab size."""
+    n, P = X.shape
+    probs = torch.arange(1, bins, dtype=torch.float64) / bins
+    edges = torch.quantile(X[:n_train], probs, dim=0).T.contiguous()  # (P, bins-1)
+    binned = torch.stack([torch.bucketize(X[:, p].contiguous(), edges[p]) for p in range(P)], 1)
+    idx = binned + bins * torch.arange(P)
+    targets = torch.full((n, P), -1, dtype=torch.long)
+    targets[:, -1] = P * bins + y
+    return idx, targets, P * bins + 2
+
+
+def check_prior(path: str, features: list[str], rank_world: tuple[int, int]) -> str:
+    prior = load_prior(path)
+    if prior["layout"] != "features":
+        raise PriorFormatError(f"{path}: layout {prior['layout']!r}; this script serialises rows "
+                               f"by feature, so export the prior with --layout features")
+    if prior["labels"] != features[:len(prior["labels"])]:
+        raise PriorFormatError(f"{path}: prior labels {prior['labels'][:3]}… do not match the "
+                               f"dataset's features {features[:3]}…")
+    digest = prior["bias_sha256"]
+    if rank_world[1] > 1:
+        digests = [None] * rank_world[1]
+        dist.all_gather_object(digests, digest)
+        if len(set(digests)) != 1:
+            raise PriorFormatError(f"{path}: ranks loaded different priors (bias hashes "
+                                   f"{sorted({d[:12] for d in digests})}); give every rank "
+                                   f"the same file")
+    return digest
+
+
+def evaluate(model, idx, targets, label_base: int) -> tuple[float, float]:
+    """(loss, accuracy) of the label prediction on the held-out rows."""
+    with torch.no_grad():
+        logits = model(idx)[:, -1, label_base:label_base + 2]
+        labels = targets[:, -1] - label_base
+        loss = torch.nn.functional.cross_entropy(logits, labels).item()
+        return loss, (logits.argmax(-1) == labels).float().mean().item()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="", help="CSV/Parquet file (default: the demo)")
+    parser.add_argument("--target", default="INDC")
+    parser.add_argument("--synthetic", type=int, default=0, help="N synthetic rows instead")
+    parser.add_argument("--prior", default="", help="rap_prior.pt (features layout); empty = off")
+    parser.add_argument("--alpha-init", type=float, default=None)
+    parser.add_argument("--per-head", action="store_true", help="one gate per head")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--batch", type=int, default=64, help="rows per rank per step")
+    parser.add_argument("--bins", type=int, default=8)
+    parser.add_argument("--n-layer", type=int, default=2)
+    parser.add_argument("--n-head", type=int, default=4)
+    parser.add_argument("--n-embd", type=int, default=64)
+    parser.add_argument("--gate-lr", type=float, default=0.02)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log-every", type=int, default=25)
+    parser.add_argument("--json", default="", help="write the final metrics here")
+    args = parser.parse_args(argv)
+
+    distributed = "RANK" in os.environ
+    if distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    device = (torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+              if torch.cuda.is_available() else torch.device("cpu"))
+    say = print if rank == 0 else (lambda *a, **k: None)
+    try:
+        return train(args, rank, world, device, say)
+    except PriorFormatError as exc:
+        print(f"rank {rank}: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if distributed:
+            dist.destroy_process_group()
+
+
+def train(args, rank, world, device, say) -> int:
+    features, X, y = load_rows(args)
+    n_train = int(0.8 * len(y))
+    idx, targets, vocab = tokenize(X, y, args.bins, n_train)
+    label_base = len(features) * args.bins
+    if args.prior:
+        digest = check_prior(args.prior, features, (rank, world))
+        say(f"prior {args.prior}  bias_sha256 {digest[:16]}…  (identical on {world} rank(s))")
+    config = GPTConfig(sequence_len=len(features), vocab_size=vocab, n_layer=args.n_layer,
+                       n_head=args.n_head, n_kv_head=args.n_head, n_embd=args.n_embd,
+                       window_pattern="L", rap_prior=args.prior, rap_alpha_init=args.alpha_init,
+                       rap_alpha_per_head=args.per_head)
+    torch.manual_seed(args.seed)  # same initial weights on every rank
+    with torch.device("meta"):
+        model = GPT(config)
+    model.to_empty(device=device)
+    model.init_weights()
+    optimizer = model.setup_optimizer(gate_lr=args.gate_lr)
+    trained = model
+    if world > 1:
+        trained = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    idx, targets = idx.to(device), targets.to(device)
+    gen = torch.Generator().manual_seed(args.seed * 1000 + rank)  # each rank its own rows
+    started = time.perf_counter()
+    for step in range(1, args.steps + 1):
+        rows = torch.randint(0, n_train, (args.batch,), generator=gen).to(device)
+        loss = trained(idx[rows], targets=targets[rows])
+        loss.backward()
+        frac = min(1.0, 2 * (args.steps - step) / args.steps + 0.05)  # warm-down: last half
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * frac
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % args.log_every == 0 or step == args.steps:
+            val_loss, val_acc = evaluate(model, idx[n_train:], targets[n_train:], label_base)
+            say(f"step {step:5d}  train loss {loss.item():.4f}  val loss {val_loss:.4f}  "
+                f"val acc {val_acc:.3f}  {gates(model)}")
+    elapsed = time.perf_counter() - started
+    spread = gate_spread(model, world)
+    val_loss, val_acc = evaluate(model, idx[n_train:], targets[n_train:], label_base)
+    result = {"steps": args.steps, "world": world, "prior": args.prior, "val_loss": val_loss,
+              "val_acc": val_acc, "elapsed_s": round(elapsed, 2), "gate_spread": spread,
+              "alpha": model.rap.alpha.detach().cpu().tolist() if model.rap is not None else None}
+    say(f"done in {elapsed:.1f} s  val acc {val_acc:.3f}  gates in sync across {world} rank(s): "
+        f"max difference {spread:.1e}")
+    if rank == 0 and args.json:
+        tmp = Path(args.json).with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        os.replace(tmp, args.json)
+    if spread != 0.0:
+        print(f"rank {rank}: error: gates diverged across ranks by {spread:.2e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def gates(model) -> str:
+    if model.rap is None:
+        return "no prior"
+    alpha = model.rap.alpha.detach().cpu()
+    return "alpha " + " ".join(f"{row.mean().item():+.3f}" for row in alpha)
+
+
+def gate_spread(model, world: int) -> float:
+    """Largest difference of any gate between ranks (0.0 when in sync or single-process)."""
+    if model.rap is None or world == 1:
+        return 0.0
+    alpha = model.rap.alpha.detach().flatten()
+    every = [torch.empty_like(alpha) for _ in range(world)]
+    dist.all_gather(every, alpha)
+    stacked = torch.stack(every)
+    spread = (stacked.max(0).values - stacked.min(0).values).max().item()
+    return 0.0 if math.isclose(spread, 0.0, abs_tol=0.0) else spread
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
