@@ -187,3 +187,21 @@ def test_fit_runs_in_a_worker_thread_with_cutlass_process_pool(small_data, monke
     worker.join(timeout=60)
     assert not worker.is_alive()
     assert sorted(names(small_data, result["fit"].votes)) == ["A_t1", "C_t3"]
+
+
+@pytest.mark.slow
+def test_isolated_fit_matches_and_cancels_promptly(small_data, fitted):
+    import time
+
+    fit, _ = fitted
+    events = []
+    isolated = run_fit(small_data, PARAMS, progress=events.append, isolate=True)
+    np.testing.assert_array_equal(isolated.coef, fit.coef)
+    assert isolated.j_order == fit.j_order and events[-1].phase == "complete"
+
+    asked = []  # cancel as soon as cutlass has started: mid-way through its CV path
+    with pytest.raises(FitCancelled):
+        run_fit(small_data, FitParams(Cs=15), isolate=True,
+                progress=lambda e: asked or asked.append(time.perf_counter()),
+                cancel=lambda: bool(asked))
+    assert time.perf_counter() - asked[0] < 3.0, "cancel waited for the CV path"
