@@ -112,12 +112,7 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.resid_lambdas = nn.Parameter(torch.ones(config.n_layer))
         self.x0_lambdas = nn.Parameter(torch.zeros(config.n_layer))
-        self.rap = None
-        if config.rap_prior:
-            self.rap = RapPrior(config.rap_prior, config.n_layer, config.n_head,
-                                size=config.rap_prior_len, per_head=config.rap_alpha_per_head,
-                                alpha_init=config.rap_alpha_init)
-            config.rap_prior_len = self.rap.size  # saved with the config: rebuilds need no file
+        self.rap = RapPrior.from_config(config)  # None when config.rap_prior is ""
         self.rotary_seq_len = config.sequence_len * 10
         cos, sin = self._rotary(self.rotary_seq_len, config.n_embd // config.n_head)
         self.register_buffer("cos", cos, persistent=False)

@@ -52,10 +52,34 @@ _RANK_TOL = 1e-6      # singular values below this fraction of the largest are f
 
 
 class RapLayer(NamedTuple):
-    """What one layer's attention needs: the shared prior and this layer's 1-D gate."""
+    """What one layer's attention needs: the shared prior and this layer's 1-D gate.
+
+    It also speaks FA3's API (`flash_attn_func`, `flash_attn_with_kvcache`), so a nanochat
+    checkout swaps it in with `(rap or flash_attn).flash_attn_func(...)`.
+    """
 
     prior: RapPrior
     alpha: torch.Tensor  # (n_gate,), a view of prior.alpha; gradients flow to the parameter
+
+    def flash_attn_func(self, q, k, v, causal=True, window_size=(-1, -1)):
+        _require_causal(causal)
+        return biased_attention(q, k, v, self, window_size[0])
+
+    def flash_attn_with_kvcache(self, q, k_cache, v_cache, k=None, v=None, cache_seqlens=None,
+                                causal=True, window_size=(-1, -1)):
+        """Like FA3: write k, v at the cache position in place, attend; the caller advances."""
+        _require_causal(causal)
+        pos, q_len = int(cache_seqlens[0].item()), q.size(1)
+        if k is not None and v is not None:
+            k_cache[:, pos:pos + q_len] = k
+            v_cache[:, pos:pos + q_len] = v
+        end = pos + q_len
+        return biased_attention(q, k_cache[:, :end], v_cache[:, :end], self, window_size[0], pos)
+
+
+def _require_causal(causal: bool) -> None:
+    if not causal:
+        raise ValueError("RAP attention is causal only (the prior is defined on a causal model)")
 
 
 def read_prior_size(path: str) -> int:
@@ -84,6 +108,16 @@ class RapPrior(nn.Module):
         self._factors: dict = {}
         self._rows: dict = {}
         self.register_load_state_dict_post_hook(RapPrior._after_load)
+
+    @classmethod
+    def from_config(cls, config) -> RapPrior | None:
+        """The prior a GPTConfig asks for (None when rap_prior is empty); records L in it."""
+        if not config.rap_prior:
+            return None
+        prior = cls(config.rap_prior, config.n_layer, config.n_head, size=config.rap_prior_len,
+                    per_head=config.rap_alpha_per_head, alpha_init=config.rap_alpha_init)
+        config.rap_prior_len = prior.size  # saved with the config: rebuilds need no file
+        return prior
 
     @torch.no_grad()
     def init_weights(self) -> None:
@@ -136,6 +170,10 @@ class RapPrior(nn.Module):
         """B[q_start:q_start+q_len, :k_len] as float32, zero past L."""
         if q_start == 0 and q_len <= self.size and k_len <= self.size:
             return self.bias[:q_len, :k_len]
+        return self._padded_rows(q_start, q_len, k_len)
+
+    @torch.compiler.disable  # a Python cache: keep it out of compiled graphs
+    def _padded_rows(self, q_start: int, q_len: int, k_len: int) -> torch.Tensor:
         key = self._key(q_start, q_len, k_len)
         if key not in self._rows:
             if len(self._rows) > 8:
@@ -143,6 +181,7 @@ class RapPrior(nn.Module):
             self._rows[key] = slice_bias(self.bias, q_start, q_len, k_len)
         return self._rows[key]
 
+    @torch.compiler.disable
     def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(U, V) with B = U V^T, rank padded to a multiple of 8 with zero columns."""
         key = self._key()
@@ -237,13 +276,14 @@ _FLEX = {}
 
 def _flex_kernel(compiled: bool):
     from torch.nn.attention.flex_attention import flex_attention
-    if not compiled:
+    if not compiled or torch.compiler.is_compiling():  # inside a compiled model: dynamo fuses it
         return flex_attention
     if "compiled" not in _FLEX:  # compile the kernel itself: nanochat evaluates uncompiled models
         _FLEX["compiled"] = torch.compile(flex_attention, dynamic=False)
     return _FLEX["compiled"]
 
 
+@torch.compiler.disable
 def block_mask(q_len: int, k_len: int, window: int, q_start: int, device):
     """Causal + window block mask, built once per (lengths, window, offset, device)."""
     from torch.nn.attention.flex_attention import create_block_mask
@@ -348,22 +388,22 @@ def rap_attend(q, k, v, rap: RapLayer | None, window_size, kv_cache=None, layer_
     With a cache it does what flash_attn_with_kvcache + advance do in nanochat: write k, v at the
     cache position, attend over the filled prefix, and advance after the last layer.
     """
-    window = window_size[0]
     if kv_cache is None:
         if rap is None:
-            return unbiased_attention(q, k, v, window)
-        return biased_attention(q, k, v, rap, window)
+            return unbiased_attention(q, k, v, window_size[0])
+        return rap.flash_attn_func(q, k, v, causal=True, window_size=window_size)
     k_cache, v_cache = kv_cache.get_layer_cache(layer_idx)
-    pos, q_len = kv_cache.get_pos(), q.size(1)
-    k_cache[:, pos:pos + q_len] = k
-    v_cache[:, pos:pos + q_len] = v
-    k_all, v_all = k_cache[:, :pos + q_len], v_cache[:, :pos + q_len]
     if rap is None:
-        y = unbiased_attention(q, k_all, v_all, window, pos)
+        pos, q_len = kv_cache.get_pos(), q.size(1)
+        k_cache[:, pos:pos + q_len], v_cache[:, pos:pos + q_len] = k, v
+        y = unbiased_attention(q, k_cache[:, :pos + q_len], v_cache[:, :pos + q_len],
+                               window_size[0], pos)
     else:
-        y = biased_attention(q, k_all, v_all, rap, window, pos)
+        y = rap.flash_attn_with_kvcache(q, k_cache, v_cache, k=k, v=v,
+                                        cache_seqlens=kv_cache.cache_seqlens, causal=True,
+                                        window_size=window_size)
     if layer_idx == kv_cache.n_layers - 1:
-        kv_cache.advance(q_len)
+        kv_cache.advance(q.size(1))
     return y
 
 
