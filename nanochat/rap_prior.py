@@ -96,6 +96,14 @@ def save_prior(prior: dict, path: str | os.PathLike) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        # mkstemp makes 0600 files; keep the old file's mode, else what open() would give.
+        try:
+            mode = target.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(buffer.getvalue())
             fh.flush()
@@ -126,7 +134,8 @@ def load_prior(path: str | os.PathLike) -> dict:
 def validate_prior(obj: Any, name: str) -> dict:
     """Check format, version, shape, finiteness and hash; return `obj` or raise one line."""
     if not isinstance(obj, dict):
-        raise PriorFormatError(f"{name}: not a RAP prior (expected a dict, got {type(obj).__name__})")
+        kind = type(obj).__name__
+        raise PriorFormatError(f"{name}: not a RAP prior (expected a dict, got {kind})")
     if obj.get("format") != FORMAT:
         raise PriorFormatError(f"{name}: not a RAP prior (format is {obj.get('format')!r}, "
                                f"expected {FORMAT!r})")

@@ -13,7 +13,8 @@ import pytest
 
 CORE_MODULES = [
     "rap_core", "rap_core.cli", "rap_core.dataset", "rap_core.ranges", "rap_core.fit",
-    "rap_core.cache", "rap_core.demo", "rap_core.rules", "rap_core.edits", "rap_core.session",
+    "rap_core.cache", "rap_core.fit_process", "rap_core.demo", "rap_core.rules",
+    "rap_core.edits", "rap_core.session",
     "rap_core.metrics", "rap_core.statistic", "rap_core.layout", "rap_core.prior",
     "rap_core.studio", "rap_core.export", "rap_core.inspect",
 ]
