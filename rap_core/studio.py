@@ -1,7 +1,4 @@
-"""Studio: the editing state behind the TUI and `rap export` (dataset + fit + rule + prior + history).
-
-CONTRACT SKELETON — the signatures and docstrings below are the interface the TUI and the CLI code
-against; the implementation fills them in without changing them.
+"""Studio: the editing state behind the TUI and `rap export` (data, fit, rule, prior, history).
 
 Why a facade: the TUI must hold no model logic, and `rap export --session S.json` must produce the
 byte-identical prior the TUI exports. Both go through this one object, so there is exactly one code
@@ -9,6 +6,16 @@ path from (dataset, fit, edits) to a prior.
 
 Every edit is data (`rap_core.edits.Edit`), applied in O(P) to the rule, the prior (one row and
 column of B) and the metrics; undo/redo walk the same log; the session file is that log.
+
+Design choices:
+- The expensive step, the co-activation counts (one n x P x P product), runs once per dataset,
+  in the constructor. Everything after it is O(P) per edit (PriorBuilder) or O(k n) (metrics).
+- Undo applies the inverse: each history entry keeps the vote (or K / m) as it was before the
+  edit, so undo restores those exact values instead of replaying the log from the fit.
+- Only weight, on/off and sign reach the prior (B = diag(w) S diag(w) depends on nothing else);
+  K and m change the metrics and the rule text only.
+- Autosave writes the whole (small) session atomically after every change: ~1 ms, and no edit is
+  ever only in memory. `flush()` exists for callers that close the app; it writes if needed.
 """
 
 from __future__ import annotations
@@ -18,16 +25,24 @@ from pathlib import Path
 
 import numpy as np
 
+from rap_core.edits import Edit, apply_edit, restore, vote_state
+from rap_core.errors import RapError
+from rap_core.layout import make_layout
+from rap_core.metrics import MetricsEngine, RuleMetrics
+from rap_core.prior import PriorBuilder
+from rap_core.ranges import indicators as compute_indicators
+from rap_core.ranges import inside_rates, split_feature_name
+from rap_core.rules import Rule, provisional_rule, rule_from_fit
+from rap_core.rules import rule_text as render_rule_text
+from rap_core.session import (
+    Session,
+    check_fingerprint,
+    load_session,
+)
+from rap_core.session import save_session as write_session
+from rap_core.statistic import CoactivationCounts
 
-@dataclass(frozen=True)
-class RuleMetrics:
-    """How a rule classifies the dataset's rows (threshold: active weight >= m - 1/2)."""
-
-    j: float  # Youden's J = TPR - FPR
-    auc: float  # ROC AUC of the active-weight score
-    tpr: float
-    fpr: float
-    k: int  # number of active votes (enabled, weight > 0)
+__all__ = ["Change", "ExportResult", "RangeRow", "RuleMetrics", "Studio"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,50 @@ class ExportResult:
     alpha_init: float
 
 
+@dataclass(frozen=True)
+class RangeRow:
+    """One line of the ranges table: a feature, its critical range, and its vote."""
+
+    index: int
+    feature: str
+    group: str
+    lag: int | None
+    rmin: float  # NaN = open side
+    rmax: float
+    inside_pos: float  # fraction of positives inside the range
+    inside_neg: float  # fraction of negatives inside the range
+    sign: int
+    weight: float
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One applied edit and what it overwrote (for an exact undo)."""
+
+    edit: Edit
+    before: object
+
+
+class _Engine:
+    """What one dataset + ranges cost to build once: indicators -> counts, metrics, rates."""
+
+    def __init__(self, dataset, ranges) -> None:
+        if tuple(ranges.features) != tuple(dataset.features):
+            raise RapError("the ranges do not match this dataset's features; refit the data")
+        ind = compute_indicators(dataset.X, ranges)
+        self.ranges = ranges
+        self.counts = CoactivationCounts.from_indicators(ind, dataset.y)
+        self.metrics = MetricsEngine(ind, dataset.y)
+        self.inside_pos, self.inside_neg = inside_rates(ind, dataset.y)
+
+    def same_ranges(self, ranges) -> bool:
+        a, b = self.ranges, ranges
+        return (tuple(a.features) == tuple(b.features)
+                and np.array_equal(a.rmin, b.rmin, equal_nan=True)
+                and np.array_equal(a.rmax, b.rmax, equal_nan=True))
+
+
 class Studio:
     """One dataset + fit + current rule + prior + undo history.
 
@@ -60,85 +119,243 @@ class Studio:
         previous_rule  the rule before the last edit/undo/redo
         statistic      name of the co-activation statistic ("cpmi" default)
         layout         current layout name ("features" | "lags")
-        session_path   where edits autosave (None = not saved)
+        session_path   where edits autosave (None = not saved); assignable
+        restored_edits how many edits were replayed from the session file when opened
     """
+
+    def __init__(self, dataset, fit, ranges, rule: Rule, *, statistic: str = "cpmi",
+                 layout: str = "features", session_path: Path | None = None,
+                 engine: _Engine | None = None) -> None:
+        self.dataset = dataset
+        self.fit = fit
+        self.ranges = ranges
+        self._engine = engine if engine is not None else _Engine(dataset, ranges)
+        self.rule = rule
+        self.fitted_rule = rule
+        self.previous_rule = rule
+        self.session_path = Path(session_path) if session_path is not None else None
+        self.restored_edits = 0
+        self._undo: list[_Entry] = []
+        self._redo: list[Edit] = []
+        self._dirty = False
+        self._metrics_cache: dict[int, tuple[Rule, RuleMetrics]] = {}
+        lags = [split_feature_name(f)[1] for f in dataset.features]
+        self._prior = PriorBuilder(self._engine.counts, rule.sign, rule.effective_weights(),
+                                   make_layout(layout, dataset.features, lags), statistic)
 
     @classmethod
     def from_fit(cls, dataset, fit, *, statistic: str = "cpmi", layout: str = "features",
                  session_path: Path | None = None) -> Studio:
         """Open a fitted dataset; if `session_path` exists, its edits are replayed (refused with a
         RapError if its data fingerprint differs)."""
-        raise NotImplementedError
+        if fit.data_sha256 != dataset.sha256:
+            raise RapError(f"this fit was made for other data (fingerprint "
+                           f"{fit.data_sha256[:8]}…, {dataset.name} is {dataset.sha256[:8]}…); "
+                           f"refit the data")
+        studio = cls(dataset, fit, fit.ranges, rule_from_fit(fit), statistic=statistic,
+                     layout=layout, session_path=session_path)
+        studio._restore()
+        return studio
 
     @classmethod
     def provisional(cls, dataset, ranges, *, statistic: str = "cpmi",
                     layout: str = "features") -> Studio:
         """Preview before the fit ends: every rectified feature votes, sign +1, weight 1."""
-        raise NotImplementedError
+        return cls(dataset, None, ranges, provisional_rule(ranges), statistic=statistic,
+                   layout=layout)
+
+    def with_fit(self, fit, *, session_path: Path | None = None) -> Studio:
+        """The fitted Studio that follows this preview; reuses the counts when the ranges match."""
+        if fit.data_sha256 != self.dataset.sha256:
+            raise RapError("this fit was made for other data; refit the data")
+        engine = self._engine if self._engine.same_ranges(fit.ranges) else None
+        studio = Studio(self.dataset, fit, fit.ranges, rule_from_fit(fit),
+                        statistic=self.statistic, layout=self.layout,
+                        session_path=session_path, engine=engine)
+        studio._restore()
+        return studio
+
+    def _restore(self) -> None:
+        path = self.session_path
+        if path is None or not path.exists():
+            return
+        session = load_session(path, self.dataset.features)
+        check_fingerprint(session, self.dataset.sha256, path)
+        for edit in session.edits:
+            self._apply(edit)
+        self._redo = list(session.redo)
+        self.restored_edits = len(session.edits)
+        self.previous_rule = self.rule
+        self._dirty = False  # the file already holds these edits
 
     # -- edits ---------------------------------------------------------------------------------
     def apply(self, edit) -> Change:
         """Apply one Edit (weight, enable, sign, K, m); clears the redo stack; autosaves."""
-        raise NotImplementedError
+        change = self._apply(edit)
+        self._redo.clear()
+        self._autosave()
+        return change
 
     def undo(self) -> Change | None:
-        raise NotImplementedError
+        if not self._undo:
+            return None
+        entry = self._undo.pop()
+        change = self._set_rule(restore(self.rule, entry.edit, entry.before), entry.edit)
+        self._redo.append(entry.edit)
+        self._autosave()
+        return change
 
     def redo(self) -> Change | None:
-        raise NotImplementedError
+        if not self._redo:
+            return None
+        change = self._apply(self._redo.pop())
+        self._autosave()
+        return change
 
     @property
     def edits(self) -> tuple:
         """Applied edits, oldest first (the undo stack)."""
-        raise NotImplementedError
+        return tuple(entry.edit for entry in self._undo)
+
+    @property
+    def redo_edits(self) -> tuple:
+        """Edits redo would apply, the next one last."""
+        return tuple(self._redo)
 
     @property
     def can_undo(self) -> bool:
-        raise NotImplementedError
+        return bool(self._undo)
 
     @property
     def can_redo(self) -> bool:
-        raise NotImplementedError
+        return bool(self._redo)
+
+    def _apply(self, edit: Edit) -> Change:
+        if not isinstance(edit, Edit):
+            raise RapError(f"not an edit: {edit!r}")
+        before = vote_state(self.rule, edit)
+        change = self._set_rule(apply_edit(self.rule, edit), edit)
+        self._undo.append(_Entry(edit, before))
+        return change
+
+    def _set_rule(self, new: Rule, edit: Edit) -> Change:
+        old = self.rule
+        self.previous_rule, self.rule = old, new
+        self._dirty = True
+        if edit.feature is None:  # K or m: the prior does not depend on them
+            return Change((), False, True)
+        i = new.index(edit.feature)
+        before = self._prior.scale
+        positions: set[int] = set()
+        if new.sign[i] != old.sign[i]:
+            positions.update(self._prior.set_sign(i, int(new.sign[i])).positions)
+        w_new = new.effective_weights()[i]
+        if w_new != old.effective_weights()[i]:
+            positions.update(self._prior.set_weight(i, float(w_new)).positions)
+        return Change(tuple(sorted(positions)), self._prior.scale != before, True)
 
     # -- reading -------------------------------------------------------------------------------
     def metrics(self, which: str = "current") -> RuleMetrics:
         """Metrics of the "fitted", "previous" or "current" rule on the dataset (fast: < 10 ms)."""
-        raise NotImplementedError
+        rules = {"current": self.rule, "previous": self.previous_rule,
+                 "fitted": self.fitted_rule}
+        if which not in rules:
+            raise RapError(f"unknown metrics {which!r}; use current, previous or fitted")
+        rule = rules[which]
+        cached = self._metrics_cache.get(id(rule))
+        if cached is not None and cached[0] is rule:
+            return cached[1]
+        result = self._engine.metrics.evaluate(rule)
+        live = {id(r) for r in rules.values()}
+        self._metrics_cache = {key: v for key, v in self._metrics_cache.items() if key in live}
+        self._metrics_cache[id(rule)] = (rule, result)
+        return result
 
     def j_curve(self) -> np.ndarray:
         """Youden's J versus k from the fit's logic polish (empty before the fit)."""
-        raise NotImplementedError
+        if self.fit is None:
+            return np.zeros(0, dtype=np.float64)
+        return np.array(self.fit.j_curve, dtype=np.float64)
 
     def rule_text(self) -> str:
         """The current rule as a sentence: "at least 2 of: V3_t2 in [0.41, 0.97], ..."."""
-        raise NotImplementedError
+        return render_rule_text(self.rule, self.ranges)
 
     def bias_raw(self) -> np.ndarray:
         """The current prior before scaling, float32 (L, L); a live view, do not mutate."""
-        raise NotImplementedError
+        return self._prior.bias_raw()
 
     @property
     def scale(self) -> float:
         """max |B_raw| (0.0 when every weight is zero); bias = bias_raw / scale."""
-        raise NotImplementedError
+        return self._prior.scale
 
     def bias(self) -> np.ndarray:
         """The normalised prior (max |B| = 1) as exported, float32 (L, L)."""
-        raise NotImplementedError
+        return self._prior.bias()
 
     def labels(self) -> tuple[str, ...]:
         """Position names for the current layout."""
-        raise NotImplementedError
+        return tuple(self._prior.labels)
 
     def set_layout(self, layout: str) -> None:
-        raise NotImplementedError
+        self._prior.set_layout(layout)
+
+    @property
+    def layout(self) -> str:
+        return self._prior.layout.name
+
+    @property
+    def statistic(self) -> str:
+        return self._prior.statistic
+
+    @property
+    def prior(self) -> PriorBuilder:
+        """The live prior (for views that need S or B_feat); edit only through the Studio."""
+        return self._prior
+
+    def range_rows(self) -> list[RangeRow]:
+        """One record per feature (dataset order) for the ranges table."""
+        r, rule, eng = self.ranges, self.rule, self._engine
+        return [RangeRow(i, f, r.groups[i], r.lags[i], float(r.rmin[i]), float(r.rmax[i]),
+                         float(eng.inside_pos[i]), float(eng.inside_neg[i]),
+                         int(rule.sign[i]), float(rule.weight[i]), bool(rule.enabled[i]))
+                for i, f in enumerate(r.features)]
+
+    def feature_values(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Feature i's values on the positive rows and on the negative rows (for a histogram)."""
+        column = self.dataset.X[:, int(i)]
+        positive = np.asarray(self.dataset.y) == 1
+        return column[positive].copy(), column[~positive].copy()
 
     # -- persistence ---------------------------------------------------------------------------
+    def session(self) -> Session:
+        fit_params = self.fit.params.to_dict() if self.fit is not None else None
+        return Session(self.dataset.sha256, self.dataset.target, fit_params, self.statistic,
+                       self.edits, tuple(self._redo))
+
     def save_session(self, path: Path | None = None) -> Path:
         """Write the session (fingerprint + params + edits + redo) atomically."""
-        raise NotImplementedError
+        target = Path(path) if path is not None else self.session_path
+        if target is None:
+            raise RapError("no session file to save to; give a path")
+        written = write_session(target, self.session())
+        if target == self.session_path:
+            self._dirty = False
+        return written
+
+    def flush(self) -> None:
+        """Write pending edits to session_path (autosave already does; safe to call on close)."""
+        if self.session_path is not None and self._dirty:
+            self.save_session(self.session_path)
+
+    def _autosave(self) -> None:
+        if self.session_path is not None:
+            self.save_session(self.session_path)
 
     def export(self, path: Path, *, layout: str | None = None,
                alpha_init: float = 1.0) -> ExportResult:
         """Write the artifact via nanochat.rap_prior (torch imported here, not before)."""
-        raise NotImplementedError
+        from rap_core.export import export_prior
+
+        return export_prior(self, path, layout=layout, alpha_init=alpha_init)

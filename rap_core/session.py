@@ -1,0 +1,135 @@
+"""Sessions: a data fingerprint, the fit parameters, and the ordered edits — saved as small JSON.
+
+A session is a replayable log (the VisiData / GAM Changer model): the rule is always
+`fit + edits`, so the file never stores a rule or a prior and stays valid as long as the data and
+the fit are the same. The fingerprint is the dataset's content hash: a session is refused, with one
+line saying so, on data it was not made for.
+
+Writes are atomic (rap_core.atomic), so a crash mid-save leaves the previous session, never half
+a file. The default location follows the XDG base-directory rule, read at call time so a test or
+a user can point $XDG_STATE_HOME elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rap_core.atomic import write_text_atomic
+from rap_core.edits import Edit
+from rap_core.errors import RapError
+
+SESSION_FORMAT = "rap-session"
+SESSION_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a session file holds (edits oldest first; redo: the next edit to redo last)."""
+
+    data_sha256: str
+    target: str
+    fit_params: dict | None
+    statistic: str
+    edits: tuple[Edit, ...] = field(default=())
+    redo: tuple[Edit, ...] = field(default=())
+    saved_at: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "format": SESSION_FORMAT,
+            "version": SESSION_VERSION,
+            "data_sha256": self.data_sha256,
+            "target": self.target,
+            "fit_params": self.fit_params,
+            "statistic": self.statistic,
+            "edits": [e.to_json() for e in self.edits],
+            "redo": [e.to_json() for e in self.redo],
+            "saved_at": self.saved_at,
+        }
+
+
+def state_dir() -> Path:
+    """$XDG_STATE_HOME/rap-studio (default ~/.local/state/rap-studio)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "rap-studio"
+
+
+def default_session_path(data_sha256: str) -> Path:
+    """Where the session of this data lives unless the user chose a file."""
+    return state_dir() / "sessions" / f"{data_sha256[:16]}.json"
+
+
+def save_session(path: str | os.PathLike, session: Session) -> Path:
+    """Write `session` atomically (temp + fsync + rename); returns the path."""
+    stamped = Session(session.data_sha256, session.target, session.fit_params,
+                      session.statistic, tuple(session.edits), tuple(session.redo),
+                      datetime.now(UTC).isoformat(timespec="seconds"))
+    text = json.dumps(stamped.to_json(), indent=1, ensure_ascii=False) + "\n"
+    try:
+        return write_text_atomic(path, text)
+    except OSError as exc:
+        raise RapError(f"cannot save session {path}: {exc.strerror or exc}") from None
+
+
+def load_session(path: str | os.PathLike, features=None) -> Session:
+    """Read a session file; RapError (one line) if it is missing, not JSON, or malformed.
+
+    With `features` (the dataset's feature names), an edit naming another feature is refused.
+    """
+    file = Path(path)
+    name = file.name
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RapError(f"session {name}: no such file ({file})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RapError(f"session {name}: cannot read it ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RapError(f"session {name} is not valid JSON (line {exc.lineno}: {exc.msg}); "
+                       f"fix it or delete it to start a new session") from None
+    if not isinstance(data, dict) or data.get("format") != SESSION_FORMAT:
+        raise RapError(f"session {name} is not a RAP Studio session (format is not "
+                       f"{SESSION_FORMAT!r})")
+    if data.get("version") != SESSION_VERSION:
+        raise RapError(f"session {name} has version {data.get('version')!r}; this RAP Studio "
+                       f"reads version {SESSION_VERSION}")
+    try:
+        sha, target = str(data["data_sha256"]), str(data["target"])
+        statistic = str(data.get("statistic", "cpmi"))
+        fit_params = data.get("fit_params")
+        if fit_params is not None and not isinstance(fit_params, dict):
+            raise RapError("fit_params must be an object")
+        edits = tuple(_edits(data.get("edits", []), "edits"))
+        redo = tuple(_edits(data.get("redo", []), "redo"))
+    except KeyError as exc:
+        raise RapError(f"session {name} lacks the field {exc.args[0]!r}") from None
+    except RapError as exc:
+        raise RapError(f"session {name}: {exc}") from None
+    if features is not None:
+        known = set(features)
+        for edit in edits + redo:
+            if edit.feature is not None and edit.feature not in known:
+                raise RapError(f"session {name} edits feature {edit.feature!r}, which this "
+                               f"data does not have; open the data it was made for")
+    return Session(sha, target, fit_params, statistic, edits, redo, data.get("saved_at"))
+
+
+def _edits(items, field_name: str) -> list[Edit]:
+    if not isinstance(items, list):
+        raise RapError(f"{field_name} must be a list")
+    return [Edit.from_json(item) for item in items]
+
+
+def check_fingerprint(session: Session, data_sha256: str, path: str | os.PathLike) -> None:
+    """Refuse a session saved for other data."""
+    if session.data_sha256 != data_sha256:
+        raise RapError(
+            f"session {Path(path).name} was saved for different data (fingerprint "
+            f"{session.data_sha256[:8]}…, this data is {data_sha256[:8]}…); open the data it "
+            f"was made for or start a new session")
