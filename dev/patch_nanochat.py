@@ -1,0 +1,245 @@
+"""Give a karpathy/nanochat checkout RAP attention: copy our module in, make a small gpt.py edit.
+
+    python dev/patch_nanochat.py PATH            # apply (idempotent)
+    python dev/patch_nanochat.py PATH --check    # exit 0 applied, 1 not applied, 2 unrecognised
+    python dev/patch_nanochat.py PATH --revert   # undo
+
+What it does to PATH/nanochat/:
+- copies our nanochat/rap_attention.py and nanochat/rap_prior.py next to gpt.py (torch only);
+- edits gpt.py at fixed anchors (each an exact line of nanochat's gpt.py, each found exactly once):
+  config fields, `self.rap` built in __init__ and filled in init_weights (meta-device safe), the
+  layer's RapLayer passed Block -> CausalSelfAttention, where `(rap or flash_attn)` swaps the FA3
+  calls (training and KV cache) for ours when a prior is on, the gates in their own AdamW group
+  (never Muon) with the parameter-count assertion and num_scaling_params updated.
+
+Design choices:
+- Every edit is an (anchor, replacement) pair; revert is the reverse replacement, so no backup
+  files. A file where any anchor is missing or repeated is left untouched, with the anchors named.
+- The patched text must compile before it is written; writes are atomic (temp + rename).
+- With `rap_prior` empty (the default) the patched model is the original one: no parameter, no
+  buffer, and the original FA3/SDPA calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+OURS = Path(__file__).resolve().parents[1] / "nanochat"
+MODULES = ("rap_attention.py", "rap_prior.py")
+
+
+class Edit(NamedTuple):
+    name: str
+    anchor: str
+    replacement: str
+
+
+def _after(anchor: str, *lines: str) -> str:
+    return anchor + "".join(line + "\n" for line in lines)
+
+
+EDITS = (
+    Edit("import", "from nanochat.flash_attention import flash_attn\n",
+         _after("from nanochat.flash_attention import flash_attn\n",
+                "from nanochat.rap_attention import RapPrior  # RAP prior")),
+    Edit("config", '    window_pattern: str = "SSSL"\n',
+         _after('    window_pattern: str = "SSSL"\n',
+                '    rap_prior: str = ""  # RAP: path of rap_prior.pt; empty = off',
+                "    rap_alpha_init: float | None = None  # RAP: overrides the file's alpha_init",
+                "    rap_alpha_per_head: bool = False  # RAP: one gate per head, not per layer",
+                "    rap_prior_len: int = 0  # RAP: L, recorded so checkpoints reload without the"
+                " file")),
+    Edit("attention signature",
+         "    def forward(self, x, ve, cos_sin, window_size, kv_cache):\n"
+         "        B, T, C = x.size()\n",
+         "    def forward(self, x, ve, cos_sin, window_size, kv_cache, rap=None):  # RAP\n"
+         "        B, T, C = x.size()\n"),
+    Edit("attention (training)",
+         "            y = flash_attn.flash_attn_func(q, k, v, causal=True,"
+         " window_size=window_size)\n",
+         "            y = (rap or flash_attn).flash_attn_func(q, k, v, causal=True,"
+         " window_size=window_size)  # RAP\n"),
+    Edit("attention (KV cache)",
+         "            y = flash_attn.flash_attn_with_kvcache(\n",
+         "            y = (rap or flash_attn).flash_attn_with_kvcache(  # RAP: bias rows at pos\n"),
+    Edit("block",
+         "    def forward(self, x, ve, cos_sin, window_size, kv_cache):\n"
+         "        x = x + self.attn(norm(x), ve, cos_sin, window_size, kv_cache)\n",
+         "    def forward(self, x, ve, cos_sin, window_size, kv_cache, rap=None):  # RAP\n"
+         "        x = x + self.attn(norm(x), ve, cos_sin, window_size, kv_cache, rap)\n"),
+    Edit("model", "        self.lm_head = Linear(config.n_embd, padded_vocab_size, bias=False)\n",
+         _after("        self.lm_head = Linear(config.n_embd, padded_vocab_size, bias=False)\n",
+                "        # RAP: one shared prior buffer + gates (n_layer, 1 or n_head); None when"
+                " off.",
+                "        # Meta-safe: only the size is read here, the numbers in init_weights()",
+                "        self.rap = RapPrior.from_config(config)")),
+    Edit("init_weights", "        self.cos, self.sin = cos, sin\n",
+         _after("        self.cos, self.sin = cos, sin\n",
+                "        if self.rap is not None:  # RAP: bias and gates from the file",
+                "            self.rap.init_weights()")),
+    Edit("forward", "            x = block(x, ve, cos_sin, self.window_sizes[i], kv_cache)\n",
+         "            rap = self.rap.layer(i) if self.rap is not None else None  # RAP\n"
+         "            x = block(x, ve, cos_sin, self.window_sizes[i], kv_cache, rap)\n"),
+    Edit("optimizer accounting",
+         "        assert len(list(self.parameters())) == len(matrix_params) + ",
+         "        rap_params = list(self.rap.parameters()) if self.rap is not None else []  # RAP\n"
+         "        assert len(list(self.parameters())) == len(rap_params) + len(matrix_params) + "),
+    Edit("optimizer group", "        optimizer = MuonAdamW(param_groups)\n",
+         "        if rap_params:  # RAP: the gates are scalars, so AdamW (Muon takes matrices)\n"
+         "            param_groups.append(dict(kind='adamw', params=rap_params,"
+         " lr=scalar_lr * 0.04, betas=(0.8, 0.95), eps=1e-10, weight_decay=0.0))\n"
+         "        optimizer = MuonAdamW(param_groups)\n"),
+    Edit("scaling params",
+         "        total = wte + value_embeds + lm_head + transformer_matrices + scalars\n",
+         "        scalars += sum(p.numel() for p in self.rap.parameters()) if self.rap is not None"
+         " else 0  # RAP\n"
+         "        total = wte + value_embeds + lm_head + transformer_matrices + scalars\n"),
+)
+
+
+class PatchError(Exception):
+    """One line for the user; the checkout is left as it was."""
+
+
+def state(text: str) -> tuple[str, list[str]]:
+    """("applied" | "clean" | "unrecognised", problems) for a gpt.py text."""
+    applied = [e.name for e in EDITS if text.count(e.replacement) == 1]
+    if len(applied) == len(EDITS):
+        return "applied", []
+    clean = [e.name for e in EDITS if text.count(e.anchor) == 1 and e.replacement not in text]
+    if not applied and len(clean) == len(EDITS):
+        return "clean", []
+    problems = [f"{e.name}: anchor found {text.count(e.anchor)} times (need 1)"
+                for e in EDITS if e.name not in clean and e.name not in applied]
+    if applied:
+        problems.append(f"partly patched already ({', '.join(applied)})")
+    return "unrecognised", problems
+
+
+def patch_text(text: str) -> str:
+    for edit in EDITS:
+        text = text.replace(edit.anchor, edit.replacement, 1)
+    return text
+
+
+def unpatch_text(text: str) -> str:
+    for edit in reversed(EDITS):
+        text = text.replace(edit.replacement, edit.anchor, 1)
+    return text
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _gpt(root: Path) -> Path:
+    gpt = Path(root) / "nanochat" / "gpt.py"
+    if not gpt.is_file():
+        raise PatchError(f"{root}: no nanochat/gpt.py here; give the root of a nanochat checkout")
+    return gpt
+
+
+def _ours(name: str) -> bytes:
+    return (OURS / name).read_bytes()
+
+
+def _is_ours(data: bytes, name: str) -> bool:
+    """Our module at any version: it starts with our docstring's first line."""
+    return data.split(b"\n", 1)[0] == _ours(name).split(b"\n", 1)[0]
+
+
+def apply(root: Path) -> str:
+    gpt = _gpt(root)
+    text = gpt.read_text(encoding="utf-8")
+    status, problems = state(text)
+    if status == "unrecognised":
+        raise PatchError(f"{gpt}: structure not recognised, left untouched ({'; '.join(problems)})")
+    for name in MODULES:  # copy (or refresh) our modules first: the patched file imports them
+        target = gpt.parent / name
+        if target.exists() and not _is_ours(target.read_bytes(), name):
+            raise PatchError(f"{target}: exists and is not ours; left untouched")
+        if not target.exists() or target.read_bytes() != _ours(name):
+            _write_atomic(target, _ours(name))
+    if status == "applied":
+        return f"{gpt}: already applied (modules up to date)"
+    patched = patch_text(text)
+    compile(patched, str(gpt), "exec")  # never write a file that does not parse
+    _write_atomic(gpt, patched.encode("utf-8"))
+    return (f"{gpt}: applied {len(EDITS)} edits (+{changed_lines(text, patched)} lines "
+            f"changed or added), copied {', '.join(MODULES)}")
+
+
+def changed_lines(before: str, after: str) -> int:
+    """Lines of `after` that are new or different (the size of the change)."""
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
+    return sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
+
+
+def revert(root: Path) -> str:
+    gpt = _gpt(root)
+    text = gpt.read_text(encoding="utf-8")
+    status, problems = state(text)
+    if status == "unrecognised":
+        raise PatchError(f"{gpt}: structure not recognised, left untouched ({'; '.join(problems)})")
+    if status == "applied":
+        _write_atomic(gpt, unpatch_text(text).encode("utf-8"))
+    removed = []
+    for name in MODULES:
+        target = gpt.parent / name
+        if target.exists() and _is_ours(target.read_bytes(), name):
+            target.unlink()
+            removed.append(name)
+    what = "reverted" if status == "applied" else "was not applied"
+    return f"{gpt}: {what}; removed {', '.join(removed) or 'no modules'}"
+
+
+def check(root: Path) -> tuple[int, str]:
+    gpt = _gpt(root)
+    status, problems = state(gpt.read_text(encoding="utf-8"))
+    modules = all((gpt.parent / n).exists() and (gpt.parent / n).read_bytes() == _ours(n)
+                  for n in MODULES)
+    if status == "applied":
+        note = "" if modules else " (our modules are missing or outdated: apply again)"
+        return (0 if modules else 1), f"{gpt}: applied{note}"
+    if status == "clean":
+        return 1, f"{gpt}: not applied"
+    return 2, f"{gpt}: structure not recognised ({'; '.join(problems)})"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path, help="root of a nanochat checkout")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="report whether it is applied")
+    mode.add_argument("--revert", action="store_true", help="undo the patch")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            code, message = check(args.path)
+            print(message)
+            return code
+        print(revert(args.path) if args.revert else apply(args.path))
+        return 0
+    except (PatchError, OSError, SyntaxError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""dev/patch_nanochat.py on a fixture checkout: apply, check, idempotence, revert, refusal, and
+the patched model running (in a subprocess, so the fixture's `nanochat` package is imported)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "nanochat_gpt.py"
+
+STUBS = {
+    "__init__.py": "",
+    "common.py": """
+import torch
+COMPUTE_DTYPE = torch.float32
+def print0(*args, **kwargs):
+    pass
+def get_dist_info():
+    return False, 0, 0, 1
+""",
+    "optim.py": """
+import torch
+class MuonAdamW(torch.optim.Optimizer):
+    # Stand-in with the real one's failure: Muon reads p.shape[1], so a 1-D gate raises.
+    def __init__(self, param_groups):
+        for group in param_groups:
+            if group["kind"] == "muon":
+                [p.shape[1] for p in group["params"]]
+        super().__init__(param_groups, {})
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad.sign(), alpha=-group["lr"])
+""",
+    "flash_attention.py": """
+import torch, torch.nn.functional as F
+from types import SimpleNamespace
+def _sdpa(q, k, v, window, start):
+    i = start + torch.arange(q.size(1)).unsqueeze(1)
+    j = torch.arange(k.size(1)).unsqueeze(0)
+    mask = (j <= i) & ((i - j) <= window if window >= 0 else True)
+    y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                       attn_mask=mask, enable_gqa=q.size(2) != k.size(2))
+    return y.transpose(1, 2)
+def flash_attn_func(q, k, v, causal=False, window_size=(-1, -1)):
+    return _sdpa(q, k, v, window_size[0], 0)
+def flash_attn_with_kvcache(q, k_cache, v_cache, k=None, v=None, cache_seqlens=None,
+                            causal=False, window_size=(-1, -1)):
+    pos = int(cache_seqlens[0])
+    k_cache[:, pos:pos + q.size(1)], v_cache[:, pos:pos + q.size(1)] = k, v
+    end = pos + q.size(1)
+    return _sdpa(q, k_cache[:, :end], v_cache[:, :end], window_size[0], pos)
+flash_attn = SimpleNamespace(flash_attn_func=flash_attn_func,
+                             flash_attn_with_kvcache=flash_attn_with_kvcache)
+""",
+}
+
+RUN_PATCHED = """
+import torch
+from nanochat.gpt import GPT, GPTConfig
+from nanochat.rap_prior import make_prior, save_prior
+from nanochat.rap_attention import RapPrior
+
+bias = torch.zeros(12, 12)
+bias[2, 5] = bias[5, 2] = 1.0
+bias[5, 5] = -0.5
+save_prior(make_prior(bias, [f"p{i}" for i in range(12)], "features", 0.9, 1.0, [], {}), "p.pt")
+
+def build(prior, alpha=None):
+    config = GPTConfig(sequence_len=16, vocab_size=40, n_layer=2, n_head=4, n_kv_head=2,
+                       n_embd=32, window_pattern="SL", rap_prior=prior, rap_alpha_init=alpha)
+    with torch.device("meta"):
+        model = GPT(config)
+    model.to_empty(device="cpu")
+    torch.manual_seed(0)
+    model.init_weights()
+    return model
+
+idx = torch.randint(0, 40, (2, 16), generator=torch.Generator().manual_seed(1))
+plain, zero, rap = build(""), build("p.pt", 0.0), build("p.pt")
+assert plain.rap is None and not any("rap" in k for k in plain.state_dict())
+assert torch.equal(rap.rap.bias, bias) and torch.all(rap.rap.alpha == 0.9), "init_weights"
+with torch.no_grad():
+    base = plain(idx)
+    assert torch.allclose(zero(idx), base, atol=1e-5), "alpha = 0 must be the original model"
+    assert (rap(idx) - base).abs().max() > 1e-4, "the prior must reach the logits"
+assert rap.num_scaling_params()["total"] == sum(p.numel() for p in rap.parameters())
+opt = rap.setup_optimizer()  # the stub Muon raises IndexError if a gate reached it
+rap(idx, targets=idx).backward()
+before = rap.rap.alpha.detach().clone()
+opt.step()
+assert not torch.equal(rap.rap.alpha, before), "gates learn"
+print("PATCHED MODEL OK")
+"""
+
+
+def _patcher():
+    path = ROOT / "dev" / "patch_nanochat.py"
+    spec = importlib.util.spec_from_file_location("patch_nanochat", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    package = tmp_path / "nanochat"
+    package.mkdir()
+    for name, text in STUBS.items():
+        (package / name).write_text(text)
+    shutil.copy(FIXTURE, package / "gpt.py")
+    return tmp_path
+
+
+def test_apply_check_idempotent_revert(checkout, capsys):
+    patcher = _patcher()
+    gpt = checkout / "nanochat" / "gpt.py"
+    original = gpt.read_bytes()
+    assert patcher.main([str(checkout), "--check"]) == 1
+    assert patcher.main([str(checkout)]) == 0
+    patched = gpt.read_bytes()
+    assert patched != original
+    assert (checkout / "nanochat" / "rap_attention.py").read_bytes() == \
+        (ROOT / "nanochat" / "rap_attention.py").read_bytes()
+    assert patcher.changed_lines(original.decode(), patched.decode()) <= 40
+    assert patcher.main([str(checkout), "--check"]) == 0
+    assert patcher.main([str(checkout)]) == 0
+    assert "already applied" in capsys.readouterr().out
+    assert gpt.read_bytes() == patched, "applying twice changes nothing"
+    assert patcher.main([str(checkout), "--revert"]) == 0
+    assert gpt.read_bytes() == original, "revert restores the exact bytes"
+    assert not (checkout / "nanochat" / "rap_attention.py").exists()
+    assert patcher.main([str(checkout), "--check"]) == 1
+
+
+def test_unrecognised_file_is_left_untouched(checkout, capsys):
+    gpt = checkout / "nanochat" / "gpt.py"
+    text = gpt.read_text().replace("        self.cos, self.sin = cos, sin\n",
+                                   "        self.cos = cos\n        self.sin = sin\n")
+    gpt.write_text(text)
+    patcher = _patcher()
+    assert patcher.main([str(checkout)]) == 2
+    err = capsys.readouterr().err
+    assert "structure not recognised, left untouched" in err and "init_weights" in err
+    assert gpt.read_text() == text
+    assert not (checkout / "nanochat" / "rap_attention.py").exists()
+    assert patcher.main([str(checkout), "--check"]) == 2
+
+
+def test_missing_gpt_py_is_a_clear_error(tmp_path, capsys):
+    assert _patcher().main([str(tmp_path)]) == 2
+    assert "no nanochat/gpt.py here" in capsys.readouterr().err
+
+
+def test_patched_fixture_model_runs_with_and_without_a_prior(checkout):
+    assert _patcher().main([str(checkout)]) == 0
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    proc = subprocess.run([sys.executable, "-c", RUN_PATCHED], cwd=checkout, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "PATCHED MODEL OK" in proc.stdout
+
+
+@pytest.mark.skipif(not os.environ.get("NANOCHAT_CHECKOUT"),
+                    reason="set NANOCHAT_CHECKOUT to a karpathy/nanochat checkout to run")
+def test_real_checkout_patches_and_compiles(tmp_path):
+    copy = tmp_path / "nanochat-copy"
+    shutil.copytree(os.environ["NANOCHAT_CHECKOUT"], copy, ignore=shutil.ignore_patterns(".git"))
+    patcher = _patcher()
+    assert patcher.main([str(copy)]) == 0
+    text = (copy / "nanochat" / "gpt.py").read_text()
+    compile(text, "gpt.py", "exec")
+    assert patcher.main([str(copy), "--revert"]) == 0
