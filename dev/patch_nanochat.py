@@ -5,7 +5,7 @@
     python dev/patch_nanochat.py PATH --revert   # undo
 
 What it does to PATH/nanochat/:
-- copies our nanochat/rap_attention.py and nanochat/rap_prior.py next to gpt.py (torch only);
+- copies our nanochat/rap_attention.py, rap_flex.py (CUDA path) and rap_prior.py next to gpt.py;
 - edits gpt.py at fixed anchors (each an exact line of nanochat's gpt.py, each found exactly once):
   config fields, `self.rap` built in __init__ and filled in init_weights (meta-device safe), the
   layer's RapLayer passed Block -> CausalSelfAttention, where `(rap or flash_attn)` swaps the FA3
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 OURS = Path(__file__).resolve().parents[1] / "nanochat"
-MODULES = ("rap_attention.py", "rap_prior.py")
+MODULES = ("rap_attention.py", "rap_flex.py", "rap_prior.py")
 
 
 class Edit(NamedTuple):

@@ -149,8 +149,10 @@ def train(args, rank, world, device, say) -> int:
     optimizer = model.setup_optimizer(gate_lr=args.gate_lr)
     trained = model
     if world > 1:
+        # No buffer broadcast: every rank read the same prior (hash-checked above).
         trained = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False)
     idx, targets = idx.to(device), targets.to(device)
     gen = torch.Generator().manual_seed(args.seed * 1000 + rank)  # each rank its own rows
     started = time.perf_counter()

@@ -25,7 +25,7 @@ Design choices:
              the L x L corner and the unbiased kernel on the whole sequence; rows past L come from
              the latter.
     flex     CUDA: FlexAttention with score_mod += alpha[h] * B[q, kv] and a block mask for
-             causal + window, built once per (T, window) and cached; flex_attention is compiled.
+             causal + window, built once per (T, window) and cached; compiled (rap_flex.py).
 - KV cache (prefill and decode) adds the bias rows B[pos:pos+Tq, :Tk], so generation sees exactly
   what training saw; once pos >= L the rows are zero and the unbiased path runs.
 """
@@ -270,54 +270,6 @@ def lowrank_attention(q, k, v, u_rows, v_rows, alpha, window: int, q_start: int 
     return y[..., :dim]
 
 
-_BLOCK_MASKS: dict = {}
-_FLEX = {}
-
-
-def _flex_kernel(compiled: bool):
-    from torch.nn.attention.flex_attention import flex_attention
-    if not compiled or torch.compiler.is_compiling():  # inside a compiled model: dynamo fuses it
-        return flex_attention
-    if "compiled" not in _FLEX:  # compile the kernel itself: nanochat evaluates uncompiled models
-        _FLEX["compiled"] = torch.compile(flex_attention, dynamic=False)
-    return _FLEX["compiled"]
-
-
-@torch.compiler.disable
-def block_mask(q_len: int, k_len: int, window: int, q_start: int, device):
-    """Causal + window block mask, built once per (lengths, window, offset, device)."""
-    from torch.nn.attention.flex_attention import create_block_mask
-    key = (q_len, k_len, window, q_start, str(device))
-    if key not in _BLOCK_MASKS:
-        def mask_mod(b, h, q_idx, kv_idx):
-            pos = q_idx + q_start
-            keep = kv_idx <= pos
-            if window >= 0:
-                keep = keep & (pos - kv_idx <= window)
-            return keep
-        _BLOCK_MASKS[key] = create_block_mask(mask_mod, None, None, q_len, k_len, device=device)
-    return _BLOCK_MASKS[key]
-
-
-def flex_attention_rap(q, k, v, bias_rows, alpha, window: int, q_start: int = 0,
-                       compiled: bool | None = None):
-    """FlexAttention: the bias is read inside the kernel; no (B, H, T, T) tensor is made."""
-    heads = q.size(2)
-    gate = alpha.float().expand(heads) if alpha.numel() == 1 else alpha.float()
-    table = bias_rows.float()
-
-    def score_mod(score, b, h, q_idx, kv_idx):
-        return score + gate[h] * table[q_idx, kv_idx]
-
-    if compiled is None:
-        compiled = q.is_cuda
-    kernel = _flex_kernel(compiled)
-    mask = block_mask(q.size(1), k.size(1), window, q_start, q.device)
-    y = kernel(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), score_mod=score_mod,
-               block_mask=mask, enable_gqa=heads != k.size(2))
-    return y.transpose(1, 2)
-
-
 # ---------------------------------------------------------------------------------------------
 # Dispatch
 
@@ -346,6 +298,7 @@ def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
     if kernel == "dense":
         return dense_attention(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window, q_start)
     if kernel == "flex":
+        from nanochat.rap_flex import flex_attention_rap
         return flex_attention_rap(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window,
                                    q_start)
     if kernel == "split" and q_start == 0 and q_len == k_len and prior.size < q_len:

@@ -8,11 +8,11 @@ import torch
 from nanochat.rap_attention import (
     RapPrior,
     biased_attention,
-    flex_attention_rap,
     low_rank_factors,
     reference_attention,
     unbiased_attention,
 )
+from nanochat.rap_flex import flex_attention_rap
 from nanochat.testing import rule_bias, write_prior
 
 TOL = 2e-5
