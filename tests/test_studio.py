@@ -1,0 +1,209 @@
+"""The Studio facade: edits, undo/redo, autosave and replay give exactly the prior a rebuild gives.
+
+What a user relies on: undo really returns to the previous state (same rule, same B bytes, same
+metrics); a session reopened later shows the identical prior; every edit is on disk at once; a
+session made for other data is refused.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import make_small_frame
+
+from rap_core.dataset import dataset_from_frame
+from rap_core.edits import Edit, flip
+from rap_core.errors import RapError
+from rap_core.fit import Fit, FitParams, cutlass_version
+from rap_core.layout import make_layout
+from rap_core.prior import build_prior
+from rap_core.ranges import rectify, split_feature_name
+from rap_core.session import Session, save_session
+from rap_core.studio import Studio
+
+K = 10.0
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return dataset_from_frame(make_small_frame(), name="small.csv")
+
+
+@pytest.fixture(scope="module")
+def fit(dataset):
+    """A polished AND of the two ground-truth features (hand-made: no cutlass fit in tests)."""
+    ranges = rectify(dataset)
+    coef = np.zeros(dataset.n_features)
+    truth = [dataset.features.index("A_t1"), dataset.features.index("C_t3")]
+    coef[truth] = K
+    p = dataset.n_features
+    return Fit(params=FitParams(Cs=3), ranges=ranges, l1_coef=coef / 5, l1_intercept=-0.5,
+               coef=coef, intercept=-K * (2 * 2 - 2 - 1), adopted=True, K=K,
+               j_curve=np.array([0.4, 0.9]), j_order=tuple(truth) + tuple(
+                   i for i in range(p) if i not in truth), k_chosen=2, j0=0.8, C=0.1,
+               data_sha256=dataset.sha256, cutlass_version=cutlass_version())
+
+
+def state(studio):
+    return (studio.bias_raw().tobytes(), studio.bias().tobytes(), studio.scale,
+            studio.metrics("current"), studio.rule_text())
+
+
+def rebuilt(studio, layout="features"):
+    lags = [split_feature_name(f)[1] for f in studio.dataset.features]
+    return build_prior(studio._engine.counts, studio.rule.sign, studio.rule.effective_weights(),
+                       make_layout(layout, studio.dataset.features, lags), studio.statistic)
+
+
+EDITS = [Edit("weight", "A_t1", 2.5), Edit("enable", "B_t2", True), Edit("sign", "C_t3", -1),
+         Edit("m", None, 1), Edit("K", None, 3.0), Edit("enable", "A_t1", False),
+         Edit("weight", "B_t2", 0.75)]
+
+
+def test_opening_a_fit_shows_its_rule(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    assert studio.rule_text().startswith("all of: A_t1 in [")
+    metrics = studio.metrics()
+    assert metrics.k == 2 and metrics.j > 0.9, "the ground-truth rule classifies the data"
+    assert studio.bias().shape == (12, 12) and np.abs(studio.bias()).max() == 1.0
+    np.testing.assert_array_equal(studio.j_curve(), [0.4, 0.9])
+
+
+def test_edits_keep_the_prior_equal_to_a_rebuild(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    for edit in EDITS:
+        studio.apply(edit)
+        assert np.array_equal(studio.bias_raw(), rebuilt(studio)), f"after {edit}"
+    studio.set_layout("lags")
+    assert studio.labels() == tuple(f"lag {t}" for t in range(4))
+    assert np.array_equal(studio.bias_raw(), rebuilt(studio, "lags"))
+
+
+def test_undo_and_redo_restore_identical_state(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    states = [state(studio)]
+    rules = [studio.rule]
+    for edit in EDITS:
+        studio.apply(edit)
+        states.append(state(studio))
+        rules.append(studio.rule)
+    for i in range(len(EDITS), 0, -1):
+        assert studio.undo() is not None
+        assert state(studio) == states[i - 1], f"undo of {EDITS[i - 1]} is not exact"
+        assert studio.rule.same_as(rules[i - 1])
+    assert studio.undo() is None and not studio.can_undo and studio.can_redo
+    for i in range(1, len(EDITS) + 1):
+        studio.redo()
+        assert state(studio) == states[i]
+    assert studio.redo() is None and studio.edits == tuple(EDITS)
+
+
+def test_a_new_edit_clears_redo(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    studio.apply(EDITS[0])
+    studio.undo()
+    studio.apply(EDITS[1])
+    assert not studio.can_redo and studio.edits == (EDITS[1],)
+
+
+def test_change_reports_what_to_repaint(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    a = dataset.features.index("A_t1")
+    change = studio.apply(Edit("weight", "A_t1", 2.0))
+    assert change.positions == (a,) and change.rescaled and change.rule_changed
+    before = studio.bias_raw().tobytes()
+    change = studio.apply(Edit("m", None, 1))
+    assert change.positions == () and not change.rescaled
+    assert studio.bias_raw().tobytes() == before, "m does not enter the prior"
+    assert studio.metrics("current") != studio.metrics("previous"), "m changes the metrics"
+    assert studio.metrics("previous").tpr <= studio.metrics("current").tpr
+
+
+def test_previous_and_fitted_metrics(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    fitted = studio.metrics("fitted")
+    studio.apply(flip(studio.rule, "A_t1"))
+    studio.apply(Edit("K", None, 5.0))
+    assert studio.metrics("previous") == studio.metrics("current"), "K does not change decisions"
+    assert studio.metrics("fitted") == fitted and studio.metrics("current").j < fitted.j
+    with pytest.raises(RapError, match="unknown metrics"):
+        studio.metrics("best")
+
+
+def test_autosave_writes_every_edit_and_reopening_replays_it(dataset, fit, tmp_path):
+    path = tmp_path / "session.json"
+    studio = Studio.from_fit(dataset, fit, session_path=path)
+    assert not path.exists(), "opening alone writes nothing"
+    for n, edit in enumerate(EDITS[:4], start=1):
+        studio.apply(edit)
+        saved = json.loads(path.read_text())
+        assert len(saved["edits"]) == n and saved["edits"][-1] == edit.to_json()
+    studio.undo()
+    saved = json.loads(path.read_text())
+    assert len(saved["edits"]) == 3 and saved["redo"] == [EDITS[3].to_json()]
+
+    again = Studio.from_fit(dataset, fit, session_path=path)
+    assert again.restored_edits == 3 and again.can_redo
+    assert state(again) == state(studio)
+    again.redo()
+    studio.redo()
+    assert state(again) == state(studio)
+
+
+def test_cli_style_replay_never_writes(dataset, fit, tmp_path):
+    path = tmp_path / "session.json"
+    save_session(path, Session(dataset.sha256, "INDC", None, "cpmi", tuple(EDITS[:2])))
+    before = path.read_bytes()
+    studio = Studio.from_fit(dataset, fit, session_path=path)
+    studio.session_path = None
+    studio.apply(EDITS[2])
+    studio.flush()
+    assert path.read_bytes() == before
+
+
+def test_session_for_other_data_is_refused(dataset, fit, tmp_path):
+    path = tmp_path / "other.json"
+    save_session(path, Session("f" * 64, "INDC", None, "cpmi", (EDITS[0],)))
+    with pytest.raises(RapError, match="saved for different data"):
+        Studio.from_fit(dataset, fit, session_path=path)
+
+
+def test_corrupt_session_is_one_line(dataset, fit, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"format": "rap-session", "vers')
+    with pytest.raises(RapError) as err:
+        Studio.from_fit(dataset, fit, session_path=path)
+    assert "broken.json" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_provisional_preview_then_fit_reuses_the_counts(dataset, fit):
+    preview = Studio.provisional(dataset, fit.ranges)
+    assert preview.fit is None and preview.metrics().k == dataset.n_features
+    assert preview.j_curve().size == 0
+    fitted = preview.with_fit(fit)
+    assert fitted._engine is preview._engine, "the expensive counts are built once per dataset"
+    assert state(fitted) == state(Studio.from_fit(dataset, fit))
+
+
+def test_range_rows_and_feature_values_for_the_table(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    rows = studio.range_rows()
+    assert [r.feature for r in rows] == list(dataset.features)
+    a = rows[dataset.features.index("A_t1")]
+    assert (a.group, a.lag, a.sign, a.weight, a.enabled) == ("A_t", 1, 1, 1.0, True)
+    assert a.inside_pos == 1.0 and a.inside_neg < 1.0, "every positive lies inside A_t1's range"
+    pos, neg = studio.feature_values(a.index)
+    assert pos.size == dataset.n_positive and pos.size + neg.size == dataset.n_rows
+
+
+def test_export_writes_the_studio_bias(dataset, fit, tmp_path):
+    torch = pytest.importorskip("torch")
+    studio = Studio.from_fit(dataset, fit)
+    studio.apply(EDITS[0])
+    result = studio.export(tmp_path / "p.pt", layout="lags", alpha_init=0.5)
+    prior = torch.load(result.path, weights_only=True)
+    assert result.shape == (4, 4) and result.layout == "lags" and studio.layout == "features"
+    studio.set_layout("lags")
+    assert prior["bias"].numpy().tobytes() == studio.bias().tobytes()
