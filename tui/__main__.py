@@ -1,11 +1,40 @@
-"""`rap-studio` entry point (placeholder until the app lands)."""
+"""`rap-studio [DATA] [--target COL] [--session FILE]`: open the TUI (the bundled demo by default).
 
-import sys
+Only argparse and the app are imported here: torch is imported by the first export, cutlass only
+when a fit (or its version for the cache key) is needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
 
 
-def main() -> int:
-    print("rap-studio: the TUI is not built yet; use `rap export` / `rap inspect`", file=sys.stderr)
-    return 2
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rap-studio",
+        description="Inspect and edit a Rectified Attention Prior, then export it.")
+    parser.add_argument("data", nargs="?", type=Path, default=None,
+                        help="CSV/TSV/Parquet dataset (default: the bundled demo)")
+    parser.add_argument("--target", default="INDC", help="binary target column (default INDC)")
+    parser.add_argument("--session", type=Path, default=None,
+                        help="session file to restore and autosave (default: one per dataset "
+                             "under $XDG_STATE_HOME/rap-studio/sessions)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from tui.app import RapStudioApp
+
+    app = RapStudioApp(args.data, target=args.target, session=args.session)
+    try:
+        app.run()
+    except OSError:
+        # The terminal went away (SSH drop): the session was flushed by the signal handler.
+        app.flush()
+        return 129
+    return app.return_code or 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,302 @@
+"""RAP Studio driven through Pilot: what a user does, and what they would notice.
+
+Each test starts the real app headless (`run_test`) on the bundled demo (its fit ships, so no
+cutlass run) or on a tiny CSV with a stand-in fit function. Async bodies run under asyncio.run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rap_core.errors import FitCancelled
+from tui.app import RapStudioApp
+from tui.screens.modals import ConfirmScreen, ErrorScreen, ExportScreen, HelpScreen, MessageScreen
+
+SIZE = (100, 30)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def ready(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def current_vote(app):
+    table = app.query_one("#votes")
+    feature = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    rule = app.studio.rule
+    i = rule.index(feature)
+    return feature, float(rule.weight[i]), bool(rule.enabled[i]), int(rule.sign[i])
+
+
+def test_demo_opens_with_the_fitted_rule_and_no_torch():
+    # In a fresh interpreter: other tests in the suite may have imported torch already.
+    code = (
+        "import asyncio, sys\n"
+        "from tui.app import RapStudioApp\n"
+        "async def main():\n"
+        "    app = RapStudioApp(deterministic=True)\n"
+        "    async with app.run_test(size=(80, 24)) as pilot:\n"
+        "        await app.workers.wait_for_complete(); await pilot.pause()\n"
+        "        print(app.state, len(app.studio.rule.votes()), 'torch' in sys.modules)\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["ready", "4", "False"], out.stdout + out.stderr
+
+
+def test_weight_keys_edit_the_rule_and_repaint_the_prior():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            feature, weight, enabled, sign = current_vote(app)
+            assert (weight, enabled, sign) == (1.0, True, 1)
+            heatmap = app.query_one("#heatmap")
+            before = heatmap._avg.copy()
+            await pilot.press("plus", "plus", "right_square_bracket")
+            await pilot.pause()
+            assert current_vote(app)[1] == pytest.approx(2.2)
+            await pilot.press("minus")
+            assert current_vote(app)[1] == pytest.approx(2.1)
+            await pilot.press("f")
+            assert current_vote(app)[3] == -1
+            await pilot.press("space")
+            assert current_vote(app)[2] is False
+            # the heatmap cache follows the studio's prior exactly
+            raw, scale = app.studio.bias_raw(), app.studio.scale
+            assert not np.allclose(before, heatmap._avg)
+            bs = heatmap.bs
+            lo, hi = 0, min(bs, raw.shape[0])
+            assert heatmap._avg[0, 0] == pytest.approx(float(raw[lo:hi, lo:hi].mean()), abs=1e-6)
+            assert heatmap._scale == scale
+            status = str(app.query_one("#status").render())
+            assert "6 edits" in status
+    run(body())
+
+
+def test_undo_and_redo_walk_the_history():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await pilot.press("plus")
+            assert current_vote(app)[1] == pytest.approx(1.1)
+            await pilot.press("ctrl+z")
+            assert current_vote(app)[1] == pytest.approx(1.0)
+            assert "as fitted" in str(app.query_one("#status").render())
+            await pilot.press("ctrl+y")
+            assert current_vote(app)[1] == pytest.approx(1.1)
+            # ctrl+z still undoes while the ranges filter has focus
+            await pilot.press("1", "slash", "V", "2")
+            assert app.focused.id == "range-filter"
+            await pilot.press("ctrl+z")
+            assert app.studio.edits == ()
+            assert app.query_one("#range-filter").value == "V2"
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen)
+    run(body())
+
+
+def test_typed_values_for_weight_k_and_m():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await pilot.press("enter")
+            await pilot.press(*"2.5", "enter")
+            assert current_vote(app)[1] == pytest.approx(2.5)
+            await pilot.press("m", "3", "enter")
+            assert app.studio.rule.m == 3
+            await pilot.press("less_than_sign")
+            assert app.studio.rule.m == 2
+            await pilot.press("k", "nope", "enter")
+            assert app.studio.rule.K == 10  # a bad number keeps the modal open
+            await pilot.press("escape")
+            assert app.studio.metrics("current").k == 4
+    run(body())
+
+
+def test_edits_survive_a_kill_and_are_restored(tmp_path):
+    session = tmp_path / "s.json"
+
+    async def first():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await pilot.press("plus", "down", "f", "down", "space")
+            # autosaved already: the file holds every edit before any exit
+            saved = json.loads(session.read_text())
+            assert len(saved["edits"]) == 3
+
+    async def second():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            assert len(app.studio.edits) == 3
+            messages = [n.message for n in app._notifications]
+            assert any(m.startswith("restored 3 edits from") for m in messages), messages
+            assert "3 edits" in str(app.query_one("#status").render())
+
+    run(first())
+    run(second())
+
+
+def test_sighup_flushes_the_session_and_exits(tmp_path):
+    import signal
+
+    session = tmp_path / "s.json"
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await pilot.press("plus")
+            session.unlink()  # pretend the autosave had not happened yet
+            app.studio._dirty = True
+            app._on_signal(signal.SIGHUP)
+            await pilot.pause()
+            assert session.is_file()
+        assert app.return_code == 128 + signal.SIGHUP
+
+    run(body())
+
+
+def _export_via_modal(pilot, path: Path):
+    return pilot.press("e", *str(path), "enter")
+
+
+def test_export_writes_what_rap_export_writes_with_the_saved_session(tmp_path, monkeypatch):
+    from nanochat.rap_prior import load_prior
+    from rap_core.cli import main as rap_main
+    from rap_core.demo import demo_path
+
+    monkeypatch.chdir(tmp_path)
+    session = tmp_path / "s.json"
+    out = tmp_path / "tui.pt"
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await pilot.press("plus", "down", "down", "down", "down", "space", "f")
+            await _export_via_modal(pilot, out)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert isinstance(app.screen, MessageScreen)
+            body_text = str(app.screen.query_one("#message-body").render())
+            assert "tui.pt" in body_text and "80 × 80" in body_text
+            return app.studio.bias().copy()
+
+    bias = run(body())
+    cli_out = tmp_path / "cli.pt"
+    assert rap_main(["export", str(demo_path()), "--session", str(session),
+                     "--out", str(cli_out)]) == 0
+    ours, theirs = load_prior(out), load_prior(cli_out)
+    assert ours["bias_sha256"] == theirs["bias_sha256"]
+    assert np.array_equal(ours["bias"].numpy(), bias)
+
+
+def test_export_asks_before_overwriting(tmp_path):
+    out = tmp_path / "exists.pt"
+    out.write_bytes(b"keep me")
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await _export_via_modal(pilot, out)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            await app.workers.wait_for_complete()
+            assert out.read_bytes() == b"keep me"
+            await _export_via_modal(pilot, out)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert isinstance(app.screen, MessageScreen)
+        assert out.read_bytes() != b"keep me"
+
+    run(body())
+
+
+def test_escape_cancels_a_running_fit(small_csv):
+    started = threading.Event()
+
+    def slow_fit(dataset, params, *, progress=None, cancel=None):
+        started.set()
+        while not cancel():
+            threading.Event().wait(0.01)
+        raise FitCancelled()
+
+    async def body():
+        app = RapStudioApp(small_csv, fit_fn=slow_fit, deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            while not started.is_set():
+                await pilot.pause(0.02)
+            await pilot.pause()
+            assert app.state == "fitting"
+            assert app.studio is not None and app.studio.fit is None  # provisional preview
+            assert app.query_one("#heatmap")._avg is not None
+            await pilot.press("escape")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.state == "provisional"
+            assert "fit cancelled" in str(app.query_one("#status").render())
+            await pilot.press("plus")  # edits stay off without a fit
+            assert app.studio.edits == ()
+
+    run(body())
+
+
+def test_bad_csv_opens_the_error_screen(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,INDC\n1,x,0\n2,3,7\n")
+
+    async def body():
+        app = RapStudioApp(bad, deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            assert isinstance(app.screen, ErrorScreen)
+            message = str(app.screen.query_one("#error-message").render())
+            assert "bad.csv" in message and "Traceback" not in message
+            assert "\n" not in message.strip()
+            await pilot.press("q")
+        assert app.return_code in (0, None)
+
+    run(body())
+
+
+def test_layout_switch_and_heatmap_cursor():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await pilot.press("3")
+            assert app.focused.id == "heatmap"
+            await pilot.press("l")
+            await pilot.pause()
+            assert app.studio.layout == "lags"
+            assert app.query_one("#heatmap")._avg.shape == (8, 8)
+            await pilot.press("right", "down")
+            await pilot.pause()
+            info = str(app.query_one("#prior-info").render())
+            assert "× " in info and "=" in info
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape", "e")
+            assert isinstance(app.screen, ExportScreen)
+    run(body())

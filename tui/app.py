@@ -1,0 +1,384 @@
+"""RAP Studio: the Textual app. It holds no model logic: every domain call goes to `rap_core`.
+
+Flow: a thread worker loads the dataset; a bundled or cached fit opens at once, otherwise the
+rectifier's ranges and a provisional preview (`Studio.provisional`) show while cutlass fits in the
+same worker (progress in the status line, `escape` cancels). The fitted Studio then replaces the
+preview and replays the session file, if any ("restored N edits from …").
+
+Edits: widgets build `rap_core.edits.Edit`s and call `apply_edit`; the returned `Change` says which
+prior rows/columns to re-average and whether the rule table needs a repaint. The Studio autosaves
+each edit atomically, and SIGHUP/SIGTERM (an SSH drop, a kill) flush the session before exiting.
+
+Layout: one status line, tabs, panes, footer. At 140 columns or more the prior sits beside the
+ranges/rules pane; below that, each pane is a tab.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Static, Tab, Tabs
+
+from rap_core.errors import FitCancelled, RapError
+from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
+from tui.screens.modals import (
+    ConfirmScreen,
+    ErrorScreen,
+    ExportScreen,
+    HelpScreen,
+    MessageScreen,
+    ValueScreen,
+    short_path,
+)
+from tui.widgets.heatmap import Heatmap
+from tui.widgets.prior_pane import PriorPane
+from tui.widgets.ranges_pane import RangesPane, RangesTable
+from tui.widgets.rules_pane import RulesPane, VoteTable
+
+WIDE = 140
+TABS = ("ranges", "rules", "prior")
+DATA_HINT = ("Give a CSV/TSV/Parquet file with numeric feature columns and a 0/1 target column: "
+             "rap-studio DATA --target COLUMN. With no DATA, rap-studio opens the bundled demo.")
+
+
+class RapStudioApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "RAP Studio"
+    BINDINGS = bindings(ACTIONS)
+
+    def __init__(self, data: str | os.PathLike | None = None, *, target: str = "INDC",
+                 session: str | os.PathLike | None = None, params=None, fit_fn=None,
+                 deterministic: bool | None = None) -> None:
+        super().__init__()
+        self.data_path = data
+        self.target = target
+        self.session_arg = Path(session) if session is not None else None
+        self.params = params
+        self.fit_fn = fit_fn
+        if deterministic is None:
+            deterministic = bool(os.environ.get("RAP_STUDIO_DETERMINISTIC"))
+        self.deterministic = deterministic
+        self.studio = None
+        self.dataset = None
+        self.state = "loading"  # loading | fitting | provisional | ready | error
+        self.fit_status = ""
+        self.restored = 0
+        self.export_path = "rap_prior.pt"
+        self._cancel = threading.Event()
+        self._exporting = False
+        self._left = "rules"
+        self.active_tab = "rules"
+
+    # -- layout -----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="main"):
+            yield Static("RAP Studio · loading…", id="status")
+            yield Tabs(Tab("1 Ranges", id="ranges"), Tab("2 Rules", id="rules"),
+                       Tab("3 Prior", id="prior"), active="rules", id="tabs")
+            with Horizontal(id="panes"):
+                yield RangesPane(id="ranges-pane")
+                yield RulesPane(id="rules-pane")
+                yield PriorPane(id="prior-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Tabs).can_focus = False
+        self._arrange()
+        self._install_signal_handlers()
+        self._load()
+
+    def on_resize(self) -> None:
+        self._arrange()
+
+    def _arrange(self) -> None:
+        wide = self.size.width >= WIDE
+        self.query_one("#main").set_class(wide, "-wide")
+        for name in TABS:
+            pane = self.query_one(f"#{name}-pane")
+            if wide:
+                pane.display = name == "prior" or name == self._left
+            else:
+                pane.display = name == self.active_tab
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        tab_id = event.tab.id or "rules"
+        self.active_tab = tab_id
+        if tab_id != "prior":
+            self._left = tab_id
+        self._arrange()
+        target = {"ranges": RangesTable, "rules": VoteTable, "prior": Heatmap}[tab_id]
+        self.query_one(target).focus()
+
+    def action_show_tab(self, name: str) -> None:
+        self.query_one(Tabs).active = name
+
+    # -- loading ----------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="load")
+    def _load(self) -> None:
+        from rap_core.dataset import load_dataset
+        from rap_core.demo import demo_path
+        from rap_core.fit import FitParams, cached_fit, load_or_fit
+        from rap_core.ranges import rectify
+        from rap_core.session import default_session_path
+        from rap_core.studio import Studio
+
+        try:
+            path = demo_path() if self.data_path is None else Path(self.data_path)
+            dataset = load_dataset(path, target=self.target)
+            params = self.params or FitParams()
+            self.call_from_thread(self._dataset_loaded, dataset)
+            session_path = self.session_arg or default_session_path(dataset.sha256)
+            fit = cached_fit(dataset, params)
+            if fit is not None:
+                studio = Studio.from_fit(dataset, fit, session_path=session_path)
+            else:
+                provisional = Studio.provisional(dataset, rectify(dataset, params))
+                self.call_from_thread(self._install, provisional, "fitting")
+                fit_fn = self.fit_fn or load_or_fit
+                fit = fit_fn(dataset, params, progress=self._progress_from_thread,
+                             cancel=self._cancel.is_set)
+                studio = provisional.with_fit(fit, session_path=session_path)
+            self.call_from_thread(self._install, studio, "ready", studio.restored_edits)
+        except FitCancelled:
+            self.call_from_thread(self._fit_cancelled)
+        except RapError as exc:
+            self.call_from_thread(self._show_error, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
+            message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
+            self.call_from_thread(self._show_error, message)
+
+    def _dataset_loaded(self, dataset) -> None:
+        self.dataset = dataset
+        for note in dataset.notes:
+            self.notify(note, title="data", timeout=8)
+        self._status()
+
+    def _progress_from_thread(self, event) -> None:
+        self.call_from_thread(self._progress, event)
+
+    def _progress(self, event) -> None:
+        step = f" {event.completed}/{event.total}" if event.total else ""
+        elapsed = "" if self.deterministic else f" ({event.elapsed_s:.1f} s)"
+        self.fit_status = f"fitting: {event.phase}{step}{elapsed} — escape cancels"
+        self._status()
+
+    def _install(self, studio, state: str, restored: int = 0) -> None:
+        self.studio = studio
+        self.state = state
+        if state == "fitting":
+            self.fit_status = "fitting… (provisional preview: every range votes) — escape cancels"
+        self.query_one(RangesPane).load(studio)
+        self.query_one(RulesPane).load(studio)
+        self.query_one(PriorPane).load(studio)
+        if restored:
+            self.restored = restored
+            where = short_path(studio.session_path)
+            self.notify(f"restored {restored} edits from {where}", title="session", timeout=8)
+        self._status()
+        if self.focused is None:
+            self.query_one(VoteTable).focus()
+
+    def _fit_cancelled(self) -> None:
+        self.state = "provisional"
+        self.fit_status = "fit cancelled — provisional preview only; relaunch to fit"
+        self.notify("fit cancelled; nothing was saved", severity="warning")
+        self._status()
+
+    def _show_error(self, message: str) -> None:
+        self.state = "error"
+        self.push_screen(ErrorScreen(message, DATA_HINT))
+
+    def action_cancel_fit(self) -> None:
+        if self.state in ("loading", "fitting"):
+            self._cancel.set()
+            self.fit_status = "cancelling the fit…"
+            self._status()
+
+    # -- editing ----------------------------------------------------------------------------
+    def _editable(self) -> bool:
+        if self.studio is None or self.state != "ready":
+            self.notify("edits open when the fit has finished", severity="warning")
+            return False
+        if self._exporting:
+            self.notify("an export is being written; try again in a moment", severity="warning")
+            return False
+        return True
+
+    def apply_edit(self, edit) -> None:
+        if not self._editable():
+            return
+        try:
+            change = self.studio.apply(edit)
+        except RapError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self._changed(change)
+
+    def _changed(self, change) -> None:
+        if change is None:
+            return
+        if change.positions or change.rescaled:
+            self.query_one(PriorPane).changed(change)
+        if change.rule_changed:
+            self.query_one(RulesPane).update_rule(self.studio)
+        self._status()
+
+    def action_undo(self) -> None:
+        if self._editable():
+            if not self.studio.can_undo:
+                self.notify("nothing to undo")
+                return
+            self._changed(self.studio.undo())
+
+    def action_redo(self) -> None:
+        if self._editable():
+            if not self.studio.can_redo:
+                self.notify("nothing to redo")
+                return
+            self._changed(self.studio.redo())
+
+    def ask_value(self, prompt: str, current: float, kind: str, feature: str | None) -> None:
+        from rap_core.edits import Edit
+
+        def done(value: float | None) -> None:
+            if value is None:
+                return
+            try:
+                edit = Edit(kind, feature, value)
+            except RapError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.apply_edit(edit)
+
+        if self._editable():
+            self.push_screen(ValueScreen(prompt, current), done)
+
+    def action_toggle_layout(self) -> None:
+        if self.studio is None:
+            return
+        self.studio.set_layout("lags" if self.studio.layout == "features" else "features")
+        self.query_one(PriorPane).load(self.studio)
+        self._status()
+
+    # -- status -----------------------------------------------------------------------------
+    def _status(self) -> None:
+        text = Text()
+        text.append("RAP Studio", style="bold")
+        if self.dataset is not None:
+            d = self.dataset
+            text.append(f" · {d.name} · {d.n_rows} rows · {d.n_features} features")
+        studio = self.studio
+        if self.state in ("fitting", "provisional", "loading") and self.fit_status:
+            text.append(" · " + self.fit_status, style="yellow")
+        elif studio is not None and studio.fit is not None:
+            n = len(studio.edits)
+            text.append(f" · fit k={studio.fit.k_chosen}")
+            if n:
+                text.append(f" · ● {n} edit{'s' if n != 1 else ''}", style="bold yellow")
+            else:
+                text.append(" · as fitted", style="green")
+            if studio.session_path is not None and n:
+                text.append(" · saved", style="dim")
+        self.query_one("#status", Static).update(text)
+
+    # -- export -----------------------------------------------------------------------------
+    def action_export(self) -> None:
+        if self.studio is None or self.state != "ready":
+            self.notify("export opens when the fit has finished", severity="warning")
+            return
+        self.push_screen(ExportScreen(self.export_path, self.studio.layout), self._export_chosen)
+
+    def _export_chosen(self, answer: dict | None) -> None:
+        if answer is None:
+            return
+        path = Path(answer["path"]).expanduser()
+        self.export_path = answer["path"]
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._export(path, answer["layout"], answer["alpha_init"])
+
+        if path.exists():
+            self.push_screen(ConfirmScreen(f"{short_path(path)} exists. Overwrite it?"),
+                             confirmed)
+        else:
+            self._export(path, answer["layout"], answer["alpha_init"])
+
+    @work(thread=True, exclusive=True, group="export")
+    def _export(self, path: Path, layout: str, alpha_init: float) -> None:
+        self._exporting = True
+        try:
+            result = self.studio.export(path, layout=layout, alpha_init=alpha_init)
+        except RapError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+        except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
+            self.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
+        else:
+            body = (f"path    {short_path(result.path)}\n"
+                    f"shape   {result.shape[0]} × {result.shape[1]} ({result.layout})\n"
+                    f"alpha   {result.alpha_init:g}\n"
+                    f"sha256  {result.bias_sha256}")
+            self.call_from_thread(self.push_screen, MessageScreen("Exported", body))
+        finally:
+            self._exporting = False
+
+    # -- help, palette, quitting ------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for action in (*ACTIONS, *RULE_ACTIONS):
+            if action.name in seen or action.name == "quit":
+                continue
+            seen.add(action.name)
+            yield SystemCommand(action.title, action.help, self._palette_callback(action))
+
+    def _palette_callback(self, action: Action):
+        async def run() -> None:
+            if action.scope == "rules":
+                table = self.query_one(VoteTable)
+                table.focus()
+                await table.run_action(action.name)
+            else:
+                await self.run_action(action.name)
+        return run
+
+    def flush(self) -> None:
+        """Save the session now (Studio already autosaves each edit; this is belt and braces)."""
+        studio = self.studio
+        if studio is not None and studio.fit is not None:
+            with contextlib.suppress(RapError, OSError):
+                studio.flush()
+
+    async def action_quit(self) -> None:
+        self.flush()
+        self.exit()
+
+    def _install_signal_handlers(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: int) -> None:
+        self._cancel.set()
+        self.flush()
+        self.exit(return_code=128 + int(sig))
+
+    def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.remove_signal_handler(sig)

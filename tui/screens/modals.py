@@ -1,0 +1,192 @@
+"""Modal screens: type a value, confirm, export, show a result, help, and the error screen.
+
+Each modal returns its answer through `dismiss` (a callback on the app applies it), so the modals
+know nothing about Studio. `escape` always cancels; every modal works without a mouse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Label, Select, Static
+
+from tui.actions import help_rows
+
+
+class ValueScreen(ModalScreen[float | None]):
+    """One number: a vote weight, K or m. `enter` accepts, `escape` cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, prompt: str, current: float) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(f"New {self.prompt} (now {self.current:g}):")
+            yield Input(value=f"{self.current:g}", id="value", select_on_focus=True)
+            yield Label("", id="value-error", classes="error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            value = float(event.value)
+        except ValueError:
+            self.query_one("#value-error", Label).update(f"not a number: {event.value!r}")
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; `y` / `n` answer it."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question)
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", id="yes", variant="warning")
+                yield Button("No (n)", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class ExportScreen(ModalScreen[dict | None]):
+    """Path, layout and alpha_init for the artifact; returns them, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, path: str, layout: str, alpha_init: float = 1.0) -> None:
+        super().__init__()
+        self.default_path, self.default_layout, self.alpha_init = path, layout, alpha_init
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="export-dialog"):
+            yield Label("Export the prior", classes="title")
+            yield Label("File:")
+            yield Input(value=self.default_path, id="export-path")
+            yield Label("Layout:")
+            yield Select([("features (position = feature)", "features"),
+                          ("lags (position = lag)", "lags")], value=self.default_layout,
+                         allow_blank=False, id="export-layout")
+            yield Label("alpha_init (initial gate):")
+            yield Input(value=f"{self.alpha_init:g}", id="export-alpha")
+            yield Label("", id="export-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Export (enter)", id="go", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _submit(self) -> None:
+        path = self.query_one("#export-path", Input).value.strip()
+        alpha_text = self.query_one("#export-alpha", Input).value.strip()
+        error = self.query_one("#export-error", Label)
+        if not path:
+            error.update("give a file path, e.g. rap_prior.pt")
+            return
+        try:
+            alpha = float(alpha_text)
+        except ValueError:
+            error.update(f"alpha_init must be a number, got {alpha_text!r}")
+            return
+        layout = self.query_one("#export-layout", Select).value
+        self.dismiss({"path": path, "layout": str(layout), "alpha_init": alpha})
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "go":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class MessageScreen(ModalScreen[None]):
+    """A result to read (the export's path, shape and hash); any of enter/escape closes it."""
+
+    BINDINGS = [Binding("escape,enter,q", "close", "Close")]
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__()
+        self.title_text, self.body = title, body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="title")
+            yield Static(self.body, id="message-body")
+            yield Label("enter: close", classes="hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, from the same table that builds the bindings."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold")
+        table.add_column("where")
+        table.add_column("keys", style="bold cyan")
+        table.add_column("what")
+        for where, keys, what in help_rows():
+            table.add_row(where, keys, what)
+        with Vertical(classes="dialog", id="help-dialog"):
+            yield Label("RAP Studio — keys (escape closes)", classes="title")
+            with VerticalScroll(id="help-scroll"):
+                yield Static(table)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ErrorScreen(Screen):
+    """Bad data or a failed load: the one-line message and what to do; never a traceback."""
+
+    BINDINGS = [Binding("q,escape", "app.quit", "Quit")]
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__()
+        self.message, self.hint = message, hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="error-dialog"):
+            yield Label("RAP Studio could not open the data", classes="title")
+            yield Static(Text(self.message, style="bold red"), id="error-message")
+            yield Static(self.hint, id="error-hint")
+            yield Label("q or ctrl+q: quit", classes="hint")
+        yield Footer()
+
+
+def short_path(path: Path | str) -> str:
+    """A path for the screen: relative to the working directory or ~ when possible."""
+    p = Path(path)
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + str(p.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(p)

@@ -1,0 +1,312 @@
+"""Heatmap of the prior B, drawn with half blocks so one terminal line shows two matrix rows.
+
+Design choices (after Textualize/toolong: draw only what is visible, cache what is expensive):
+- The matrix is block-averaged to fit the widget: a block of `bs × bs` positions becomes one half
+  cell. The averages are taken over `bias_raw` (the unscaled prior) and divided by `scale` at
+  paint time, so a change of max|B| (a rescale) costs nothing here.
+- An edit touches one row and one column of B (`Change.positions`): only the block row and block
+  column holding each position are re-averaged, O(L · bs) each, never the whole matrix.
+- `render_line` paints one line from the cached averages; styles are interned per quantised
+  colour, and runs of equal style are merged into one Segment.
+- The causal lower triangle (column <= row) is drawn at full strength; the upper triangle is
+  dimmed toward the background, since a causal model never reads it.
+- With NO_COLOR the sign would vanish in grey, so each cell becomes a glyph instead (one row per
+  line): ". + * #" for positive and ", - = ≡" for negative magnitudes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+LEVELS = 12  # colour steps per sign
+POS_GLYPHS = " .+*#"
+NEG_GLYPHS = " ,-=≡"
+_BACKGROUND = (24, 24, 32)
+_CURSOR = Style(color="black", bgcolor="yellow", bold=True)
+
+
+def diverging_rgb(level: int, dim: bool) -> tuple[int, int, int]:
+    """Blue (negative) - near black (0) - red (positive); level in [-LEVELS, LEVELS]."""
+    t = abs(level) / LEVELS
+    if level >= 0:
+        rgb = (int(40 + 215 * t), int(40 + 40 * (1 - t) * t), int(48 * (1 - t)))
+    else:
+        rgb = (int(40 * (1 - t)), int(48 + 120 * t), int(56 + 199 * t))
+    if dim:
+        rgb = tuple(int(0.45 * c + 0.55 * b) for c, b in zip(rgb, _BACKGROUND, strict=True))
+    return rgb
+
+
+def quantise(values: np.ndarray) -> np.ndarray:
+    """Values in [-1, 1] (NaN = no data) -> int levels in [-LEVELS, LEVELS]; NaN -> 99."""
+    with np.errstate(invalid="ignore"):
+        q = np.rint(np.clip(values, -1.0, 1.0) * LEVELS)
+    q = np.where(np.isnan(values), 99, q)
+    return q.astype(np.int16)
+
+
+def block_sums(sub: np.ndarray, bs: int, axis: int) -> np.ndarray:
+    """Sum consecutive runs of `bs` along `axis` (the last run may be short)."""
+    starts = np.arange(0, sub.shape[axis], bs)
+    return np.add.reduceat(sub, starts, axis=axis, dtype=np.float64)
+
+
+class Heatmap(Widget, can_focus=True):
+    """Block-averaged view of an (L, L) matrix with a cursor, zoom and causal emphasis."""
+
+    BINDINGS = [
+        Binding("up", "move(-1, 0)", "Up", show=False),
+        Binding("down", "move(1, 0)", "Down", show=False),
+        Binding("left", "move(0, -1)", "Left", show=False),
+        Binding("right", "move(0, 1)", "Right", show=False),
+        Binding("pageup", "move(-10, 0)", show=False),
+        Binding("pagedown", "move(10, 0)", show=False),
+        Binding("z", "zoom(1)", "Zoom in"),
+        Binding("o", "zoom(-1)", "Zoom out"),
+        Binding("0", "zoom_fit", "Fit", show=False),
+    ]
+
+    class CursorMoved(Message):
+        """The cursor now covers rows r0..r1-1 and columns c0..c1-1 with this mean value."""
+
+        def __init__(self, rows: tuple[int, int], cols: tuple[int, int], value: float) -> None:
+            super().__init__()
+            self.rows = rows
+            self.cols = cols
+            self.value = value
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._source: Callable[[], tuple[np.ndarray, float]] | None = None
+        self._size_l = 0
+        self.zoom = 0
+        self.bs = 1
+        self._avg: np.ndarray | None = None  # (nb, nb) block means of bias_raw
+        self._counts: np.ndarray | None = None
+        self._scale = 1.0
+        self.cursor = (0, 0)  # block row, block column
+        self.origin = (0, 0)  # first visible block row, column
+        self._styles: dict[tuple[int, int, bool, bool], Style] = {}
+
+    # -- data -------------------------------------------------------------------------------
+    def set_source(self, source: Callable[[], tuple[np.ndarray, float]]) -> None:
+        """Point at a callable returning (bias_raw, scale); rebuilds every block."""
+        self._source = source
+        raw, _ = source()
+        self._size_l = int(raw.shape[0])
+        self._rebuild()
+
+    def invalidate(self, positions: Iterable[int] = (), *, everything: bool = False) -> None:
+        """Re-average only the block rows/columns holding `positions`, then repaint."""
+        if self._source is None:
+            return
+        raw, scale = self._source()
+        if everything or raw.shape[0] != self._size_l or self._avg is None:
+            self._size_l = int(raw.shape[0])
+            self._rebuild()
+            return
+        self._scale = scale
+        bs, avg, counts = self.bs, self._avg, self._counts
+        for block in sorted({int(p) // bs for p in positions}):
+            lo, hi = block * bs, min((block + 1) * bs, self._size_l)
+            row = block_sums(raw[lo:hi, :].sum(axis=0, dtype=np.float64)[None, :], bs, 1)[0]
+            col = block_sums(raw[:, lo:hi].sum(axis=1, dtype=np.float64)[:, None], bs, 0)[:, 0]
+            avg[block, :] = row / counts[block, :]
+            avg[:, block] = col / counts[:, block]
+        self.refresh()
+        self._post_cursor()
+
+    def _rebuild(self) -> None:
+        assert self._source is not None
+        raw, self._scale = self._source()
+        self.bs = self._block_size()
+        sums = block_sums(block_sums(raw, self.bs, 0), self.bs, 1)
+        sizes = np.diff(np.append(np.arange(0, self._size_l, self.bs), self._size_l))
+        self._counts = np.outer(sizes, sizes).astype(np.float64)
+        self._avg = sums / self._counts
+        nb = self._avg.shape[0]
+        self.cursor = (min(self.cursor[0], nb - 1), min(self.cursor[1], nb - 1))
+        self._follow_cursor()
+        self.refresh()
+        self._post_cursor()
+
+    # -- geometry ---------------------------------------------------------------------------
+    @property
+    def rows_per_line(self) -> int:
+        return 1 if self.app.no_color else 2
+
+    def _fit_block_size(self) -> int:
+        width = max(self.size.width, 8)
+        height = max(self.size.height, 4) * self.rows_per_line
+        cells = max(1, min(width, height))
+        return max(1, math.ceil(self._size_l / cells)) if self._size_l else 1
+
+    def _block_size(self) -> int:
+        return max(1, self._fit_block_size() >> max(self.zoom, 0))
+
+    @property
+    def n_blocks(self) -> int:
+        return 0 if self._avg is None else self._avg.shape[0]
+
+    def _visible(self) -> tuple[int, int]:
+        """How many block rows and columns fit on screen."""
+        return self.size.height * self.rows_per_line, self.size.width
+
+    def _follow_cursor(self) -> None:
+        rows, cols = self._visible()
+        (cr, cc), (orow, ocol) = self.cursor, self.origin
+        if rows > 0:
+            orow = min(max(orow, cr - rows + 1), cr)
+        if cols > 0:
+            ocol = min(max(ocol, cc - cols + 1), cc)
+        if self.rows_per_line == 2:
+            orow -= orow % 2
+        self.origin = (max(orow, 0), max(ocol, 0))
+
+    def on_resize(self) -> None:
+        if self._source is not None:
+            self._rebuild()
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return container.height
+
+    # -- actions ----------------------------------------------------------------------------
+    def action_move(self, drow: int, dcol: int) -> None:
+        nb = self.n_blocks
+        if nb == 0:
+            return
+        r = min(max(self.cursor[0] + drow, 0), nb - 1)
+        c = min(max(self.cursor[1] + dcol, 0), nb - 1)
+        self.cursor = (r, c)
+        self._follow_cursor()
+        self.refresh()
+        self._post_cursor()
+
+    def action_zoom(self, step: int) -> None:
+        if self._source is None:
+            return
+        old_bs = self.bs
+        centre = (self.cursor[0] * old_bs, self.cursor[1] * old_bs)
+        new_zoom = max(0, self.zoom + step)
+        if max(1, self._fit_block_size() >> new_zoom) == old_bs and step > 0:
+            return  # already one position per cell
+        self.zoom = new_zoom
+        self.bs = self._block_size()
+        self.cursor = (centre[0] // self.bs, centre[1] // self.bs)
+        self._rebuild()
+
+    def action_zoom_fit(self) -> None:
+        self.zoom = 0
+        self.cursor = (0, 0)
+        self.origin = (0, 0)
+        if self._source is not None:
+            self._rebuild()
+
+    def cursor_span(self) -> tuple[tuple[int, int], tuple[int, int], float]:
+        r, c = self.cursor
+        bs, size = self.bs, self._size_l
+        value = float("nan")
+        if self._avg is not None and self._scale > 0:
+            value = float(self._avg[r, c] / self._scale)
+        elif self._avg is not None:
+            value = 0.0
+        return ((r * bs, min((r + 1) * bs, size)), (c * bs, min((c + 1) * bs, size)), value)
+
+    def _post_cursor(self) -> None:
+        if self._avg is not None:
+            rows, cols, value = self.cursor_span()
+            self.post_message(self.CursorMoved(rows, cols, value))
+
+    # -- painting ---------------------------------------------------------------------------
+    def _style(self, top: int, bottom: int, dim_top: bool, dim_bottom: bool) -> Style:
+        key = (top, bottom, dim_top, dim_bottom)
+        style = self._styles.get(key)
+        if style is None:
+            fg = None if top == 99 else Color.from_rgb(*diverging_rgb(top, dim_top))
+            bg = None if bottom == 99 else Color.from_rgb(*diverging_rgb(bottom, dim_bottom))
+            style = Style(color=fg, bgcolor=bg)
+            self._styles[key] = style
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if self._avg is None or width <= 0:
+            return Strip.blank(width)
+        nb = self.n_blocks
+        orow, ocol = self.origin
+        cols = np.arange(ocol, min(ocol + width, nb))
+        if self.rows_per_line == 1:
+            return self._glyph_line(orow + y, cols, width)
+        top_r, bottom_r = orow + 2 * y, orow + 2 * y + 1
+        if top_r >= nb or cols.size == 0:
+            return Strip.blank(width)
+        scale = self._scale if self._scale > 0 else 1.0
+        top = quantise(self._avg[top_r, cols] / scale)
+        if bottom_r < nb:
+            bottom = quantise(self._avg[bottom_r, cols] / scale)
+        else:
+            bottom = np.full(cols.size, 99, dtype=np.int16)
+        segments: list[Segment] = []
+        run_style: Style | None = None
+        run_len = 0
+        cr, cc = self.cursor
+        for i, col in enumerate(cols.tolist()):
+            if col == cc and cr in (top_r, bottom_r):
+                if run_len:
+                    segments.append(Segment("▀" * run_len, run_style))
+                    run_len = 0
+                glyph = "▀" if cr == top_r else "▄"
+                segments.append(Segment(glyph, Style(color="yellow", bgcolor="black")))
+                run_style = None
+                continue
+            style = self._style(int(top[i]), int(bottom[i]), col > top_r, col > bottom_r)
+            if style is run_style:
+                run_len += 1
+            else:
+                if run_len:
+                    segments.append(Segment("▀" * run_len, run_style))
+                run_style, run_len = style, 1
+        if run_len:
+            segments.append(Segment("▀" * run_len, run_style))
+        return Strip(segments).extend_cell_length(width)
+
+    def _glyph_line(self, row: int, cols: np.ndarray, width: int) -> Strip:
+        if row >= self.n_blocks or cols.size == 0:
+            return Strip.blank(width)
+        scale = self._scale if self._scale > 0 else 1.0
+        q = quantise(self._avg[row, cols] / scale)
+        steps = len(POS_GLYPHS) - 1
+        chars = []
+        for level in q.tolist():
+            index = min(steps, math.ceil(abs(level) * steps / LEVELS))
+            chars.append((POS_GLYPHS if level >= 0 else NEG_GLYPHS)[index])
+        cr, cc = self.cursor
+        segments = [Segment("".join(chars))]
+        if cr == row and cols[0] <= cc <= cols[-1]:
+            i = cc - int(cols[0])
+            segments = [Segment("".join(chars[:i])), Segment("@", _CURSOR),
+                        Segment("".join(chars[i + 1:]))]
+        return Strip(segments).extend_cell_length(width)
+
+
+def legend_text(no_color: bool) -> list[tuple[str, Style | str]]:
+    """A one-line legend: the colour (or glyph) ramp from -1 to +1."""
+    if no_color:
+        return [("−1 " + NEG_GLYPHS[::-1].strip() + " 0 " + POS_GLYPHS.strip() + " +1", "")]
+    parts: list[tuple[str, Style | str]] = [("−1 ", "")]
+    for level in range(-LEVELS, LEVELS + 1, 2):
+        parts.append(("█", Style(color=Color.from_rgb(*diverging_rgb(level, False)))))
+    parts.append((" +1", ""))
+    return parts
