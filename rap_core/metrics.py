@@ -27,8 +27,9 @@ import numpy as np
 
 from rap_core.errors import RapError
 
-# Largest number of (count-tuple) keys the histogram path accepts; beyond it, sort the scores.
-_MAX_KEYS = 1 << 16
+# Largest number of (count-tuple) keys the histogram path accepts; beyond it, sort the scores
+# (building and reducing a table of more keys costs more than sorting 100k scores).
+_MAX_KEYS = 4096
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class MetricsEngine:
         # Feature-major so that one vote's activation is one contiguous row of n bytes.
         self._inside = np.ascontiguousarray((ind == 1).T).view(np.uint8)
         self._y = (labels == 1).astype(np.intp)
+        self._pos_rows = np.flatnonzero(self._y)  # np.take by index beats a boolean mask 4x
+        self._neg_rows = np.flatnonzero(self._y == 0)
         self.n_pos = int(self._y.sum())
         self.n_neg = int(labels.shape[0] - self.n_pos)
 
@@ -140,15 +143,16 @@ class MetricsEngine:
         return values, pos, neg
 
     def _from_scores(self, score: np.ndarray, threshold: float, k: int) -> RuleMetrics:
-        positive = self._y.astype(bool)
-        pos = np.sort(score[positive])
-        neg = np.sort(score[~positive])
+        pos = np.sort(np.take(score, self._pos_rows))
+        neg = np.sort(np.take(score, self._neg_rows))
         tp = pos.size - int(np.searchsorted(pos, threshold, side="left"))
         fp = neg.size - int(np.searchsorted(neg, threshold, side="left"))
         if pos.size and neg.size:
-            below = np.searchsorted(neg, pos, side="left").sum(dtype=np.float64)
-            upto = np.searchsorted(neg, pos, side="right").sum(dtype=np.float64)
-            auc = (below + 0.5 * (upto - below)) / (pos.size * neg.size)
+            below = np.searchsorted(neg, pos, side="left")
+            # Ties: only positives whose score some negative shares need the right-hand search.
+            tied = neg[np.minimum(below, neg.size - 1)] == pos
+            ties = (np.searchsorted(neg, pos[tied], side="right") - below[tied]).sum()
+            auc = (below.sum(dtype=np.float64) + 0.5 * float(ties)) / (pos.size * neg.size)
         else:
             auc = float("nan")
         return _metrics(tp, fp, pos.size, neg.size, auc, k)

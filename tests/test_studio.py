@@ -138,9 +138,11 @@ def test_autosave_writes_every_edit_and_reopening_replays_it(dataset, fit, tmp_p
     assert not path.exists(), "opening alone writes nothing"
     for n, edit in enumerate(EDITS[:4], start=1):
         studio.apply(edit)
+        studio.flush()  # autosave runs on a writer thread; flush waits for it
         saved = json.loads(path.read_text())
         assert len(saved["edits"]) == n and saved["edits"][-1] == edit.to_json()
     studio.undo()
+    studio.flush()
     saved = json.loads(path.read_text())
     assert len(saved["edits"]) == 3 and saved["redo"] == [EDITS[3].to_json()]
 
@@ -150,6 +152,32 @@ def test_autosave_writes_every_edit_and_reopening_replays_it(dataset, fit, tmp_p
     again.redo()
     studio.redo()
     assert state(again) == state(studio)
+
+
+def test_a_burst_of_edits_ends_with_all_of_them_on_disk(dataset, fit, tmp_path):
+    path = tmp_path / "session.json"
+    studio = Studio.from_fit(dataset, fit, session_path=path)
+    for j in range(30):
+        studio.apply(Edit("weight", "B_t1", 0.5 + j))
+    studio.flush()
+    saved = json.loads(path.read_text())
+    assert len(saved["edits"]) == 30 and saved["edits"][-1]["value"] == 29.5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["session.json"]
+
+
+def test_a_failed_autosave_is_reported(dataset, fit, tmp_path, monkeypatch):
+    import rap_core.studio as studio_module
+
+    def full_disk(path, session):
+        raise RapError(f"cannot save session {path}: No space left on device")
+
+    monkeypatch.setattr(studio_module, "write_session", full_disk)
+    studio = Studio.from_fit(dataset, fit, session_path=tmp_path / "s.json")
+    studio.apply(EDITS[0])
+    with pytest.raises(RapError, match="No space left"):
+        studio.flush()
+    studio.flush()  # reported once; the edit itself stands
+    assert studio.edits == (EDITS[0],)
 
 
 def test_cli_style_replay_never_writes(dataset, fit, tmp_path):
