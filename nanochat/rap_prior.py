@@ -35,6 +35,7 @@ import io
 import math
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +122,18 @@ def load_prior(path: str | os.PathLike) -> dict:
     name = str(path)
     if not Path(path).is_file():
         raise PriorFormatError(f"{name}: no such prior file; export one with `rap export`")
+    if not zipfile.is_zipfile(path):
+        raise PriorFormatError(f"{name}: not a loadable prior: it is not a torch file "
+                               f"(corrupt or truncated?); export it again with `rap export`")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for non-tensor payloads
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PriorFormatError(
-            f"{name}: not a loadable prior (refused by torch.load weights_only=True: {first[:160]})"
-        ) from None
+        if "Weights only load failed" in str(exc):
+            why = ("it holds pickled Python objects, which weights_only loading refuses "
+                   "(not a file written by `rap export`)")
+        else:
+            why = f"torch.load failed ({type(exc).__name__})"
+        raise PriorFormatError(f"{name}: not a loadable prior: {why}") from None
     return validate_prior(obj, name)
 
 

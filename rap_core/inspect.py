@@ -53,7 +53,7 @@ def top_pairs(bias: np.ndarray, labels: list[str], count: int = 5) -> list[tuple
 
 
 def describe_prior(prior: dict, path, *, size: int = 24, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
+    console = console or Console(highlight=False, soft_wrap=True)
     bias = prior["bias"].numpy()
     labels = list(prior["labels"])
     source = prior.get("source", {})
@@ -61,7 +61,7 @@ def describe_prior(prior: dict, path, *, size: int = 24, console: Console | None
     nonzero = int(np.count_nonzero(bias))
     console.print(f"{path}: RAP prior v{prior['version']}  layout {prior['layout']}  "
                   f"{length}x{length}  statistic {prior.get('statistic', '?')}")
-    console.print(f"  bias_sha256 {prior['bias_sha256']}  (verified)")
+    console.print(f"  hash verified: bias_sha256 {prior['bias_sha256']}")
     console.print(f"  scale {prior['scale']:.6g}  alpha_init {prior['alpha_init']:g}  "
                   f"range [{bias.min():.3f}, {bias.max():.3f}]  non-zero {nonzero}/{bias.size}")
     shown = ", ".join(labels[:6]) + (", …" if length > 6 else "")

@@ -49,7 +49,7 @@ CASES = {
     "square": "non-empty square matrix, got shape (6, 5)",
     "nan": "1 non-finite value",
     "hash": "bias_sha256 mismatch",
-    "pickle": "refused by torch.load weights_only=True",
+    "pickle": "weights_only loading refuses",
 }
 
 
