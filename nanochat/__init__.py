@@ -1,1 +1,1 @@
-"""nanochat-style GPT that consumes a RAP prior; depends on torch alone (no rap_core, no Textual)."""
+"""nanochat-style GPT that consumes a RAP prior. Depends on torch alone: no rap_core, no Textual."""
