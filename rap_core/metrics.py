@@ -9,9 +9,11 @@ recomputed on every edit (n = 100,000 rows, up to 64 votes, < 10 ms on two cores
   c_v = sign_v * w_v the score is  const + sum_v c_v * inside[v]  (const = weight of the -1 votes).
   One feature's row is contiguous: summing votes touches k rows of n bytes, no gather.
 - Votes with equal c_v are summed as small integers first (uint8 adds): a polished rule has one
-  weight, so its score takes at most k + 1 values. When the counts of every weight group fit a
-  small mixed-radix key, one `bincount` over (key, label) is a per-class histogram of the score,
-  and AUC, TPR and FPR all come from that histogram without sorting the rows.
+  weight, so its score takes at most k + 1 values. When every weight is a multiple of one power
+  of two (1, 0.5, 1.25 ...), the score is that quantum times a small integer, and one `bincount`
+  over (integer score, label) is a per-class histogram; AUC, TPR and FPR all come from it
+  without sorting the rows. Repeated weights that are not dyadic (0.7) use a mixed-radix key of
+  the group counts the same way when the key space is small.
 - Otherwise (many distinct weights, e.g. an L1 rule) the score is built in float64 and each class
   is sorted on its own (numpy's SIMD sort: ~1 ms for 100k); ties are counted by searchsorted.
 - Float64 sums of a few float32 weights are exact, so ties in the score are real ties, and the AUC
@@ -30,6 +32,8 @@ from rap_core.errors import RapError
 # Largest number of (count-tuple) keys the histogram path accepts; beyond it, sort the scores
 # (building and reducing a table of more keys costs more than sorting 100k scores).
 _MAX_KEYS = 4096
+# Largest number of distinct integer scores the quantised path histograms (2 bins each).
+_MAX_LEVELS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ class MetricsEngine:
         const, groups = self._groups(rule)
         k = sum(len(members) for _, members in groups)
         threshold = float(rule.m) - 0.5
+        quantum = _quantum([c for c, _ in groups], [len(m) for _, m in groups])
+        if quantum is not None:
+            values, pos, neg = self._levels(const, groups, quantum)
+            return _from_histogram(values, pos, neg, threshold, k)
         radix = [len(members) + 1 for _, members in groups]
         if int(np.prod(radix, dtype=np.float64)) <= _MAX_KEYS:
             values, pos, neg = self._histogram(const, groups, radix)
@@ -121,6 +129,27 @@ class MetricsEngine:
             score += tmp
         return score
 
+    def _levels(self, const: float, groups, quantum: float):
+        """Histogram of the score when every weight is a multiple of `quantum` (a power of 2).
+
+        The score is then const + quantum * I with I a small integer: integer adds, one bincount.
+        """
+        ints = [int(round(c / quantum)) for c, _ in groups]
+        low = sum(i * len(m) for i, (_, m) in zip(ints, groups, strict=True) if i < 0)
+        high = sum(i * len(m) for i, (_, m) in zip(ints, groups, strict=True) if i > 0)
+        level = np.full(self.n_rows, -low, dtype=np.int32)
+        for i, (_, members) in zip(ints, groups, strict=True):
+            count = self._count(members).astype(np.int32)
+            if i != 1:
+                count *= i
+            level += count
+        level *= 2
+        level += self._y
+        hist = np.bincount(level, minlength=2 * (high - low + 1)).reshape(-1, 2)
+        values = const + quantum * (np.arange(high - low + 1, dtype=np.float64) + low)
+        used = hist.sum(axis=1) > 0
+        return values[used], hist[used, 1].astype(np.float64), hist[used, 0].astype(np.float64)
+
     def _histogram(self, const: float, groups, radix: list[int]):
         """Distinct score values (ascending) with their positive and negative row counts."""
         key = self._y.copy()  # key = 2 * mixed_radix(counts) + label
@@ -156,6 +185,21 @@ class MetricsEngine:
         else:
             auc = float("nan")
         return _metrics(tp, fp, pos.size, neg.size, auc, k)
+
+
+def _quantum(coefs: list[float], sizes: list[int]) -> float | None:
+    """A power of two every coefficient is an integer multiple of, if the levels stay few."""
+    if not coefs:
+        return 1.0
+    c = np.abs(np.asarray(coefs, dtype=np.float64))
+    span = float(np.dot(c, sizes))
+    for shift in range(0, 17):  # multiplying by 2**shift is exact
+        scaled = c * float(2 ** shift)
+        if span * 2 ** shift >= _MAX_LEVELS:
+            return None
+        if np.all(scaled == np.round(scaled)):
+            return 2.0 ** -shift
+    return None
 
 
 def _from_histogram(values, pos, neg, threshold: float, k: int) -> RuleMetrics:

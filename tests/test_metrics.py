@@ -2,8 +2,8 @@
 
 The numbers in the metrics panel are what a user compares edits by, so they must be the numbers
 cutlass itself would report: roc_auc_score of the active-weight score and calculate_youden_j of
-the m - 1/2 decision. Both the histogram path (few distinct weights) and the sorting path (many)
-are checked against them.
+the m - 1/2 decision. Every evaluation path is checked against them: integer levels (weights that
+are multiples of a power of two), a mixed-radix key (few repeated weights), and sorting (many).
 """
 
 from __future__ import annotations
@@ -55,14 +55,17 @@ RULES = {
     "all distinct weights": ([1, 1, 1, 1, -1, -1, 1, 1, 1, -1, 1, 1],
                              [1.5, 1.25, 0.75, 2.0, 0.375, 0.5, 3.0, 0.125, 0.25, 1.75, 2.5,
                               0.625], 6.0),
+    "repeated non-dyadic weights": ([1, -1] * 6, [0.7] * 5 + [0.3] * 4 + [0] * 3, 2.1),
     "no votes": (np.ones(P), [0] * P, 1),
     "always true": (np.ones(P), [1] * 3 + [0] * 9, 0),
 }
 
 
-@pytest.mark.parametrize("path", ["histogram", "sorting"])
+@pytest.mark.parametrize("path", ["levels", "radix", "sorting"])
 @pytest.mark.parametrize("name", list(RULES))
 def test_metrics_equal_cutlass(data, monkeypatch, path, name):
+    if path in ("radix", "sorting"):
+        monkeypatch.setattr(metrics_module, "_MAX_LEVELS", 0)
     if path == "sorting":
         monkeypatch.setattr(metrics_module, "_MAX_KEYS", 0)
     ind, y = data
