@@ -6,7 +6,8 @@ the fit are the same. The fingerprint is the dataset's content hash: a session i
 line saying so, on data it was not made for.
 
 Writes are atomic (rap_core.atomic), so a crash mid-save leaves the previous session, never half
-a file. The default location follows the XDG base-directory rule, read at call time so a test or
+a file. `SessionWriter` does them off the caller's thread (an fsync can take 20 ms on a busy
+disk). The default location follows the XDG base-directory rule, read at call time so a test or
 a user can point $XDG_STATE_HOME elsewhere.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,3 +135,51 @@ def check_fingerprint(session: Session, data_sha256: str, path: str | os.PathLik
             f"session {Path(path).name} was saved for different data (fingerprint "
             f"{session.data_sha256[:8]}…, this data is {data_sha256[:8]}…); open the data it "
             f"was made for or start a new session")
+
+
+class SessionWriter:
+    """Writes the newest session snapshot on a background thread; `flush` waits for it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending: tuple[Path, Session] | None = None
+        self._running = False
+        self._error: RapError | None = None
+
+    def submit(self, path: Path, session: Session) -> None:
+        with self._cond:
+            self._pending = (path, session)  # supersedes any older snapshot not yet written
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="rap-session-writer").start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._pending is None:
+                    self._running = False
+                    self._cond.notify_all()
+                    return
+                path, session = self._pending
+                self._pending = None
+            try:
+                save_session(path, session)
+            except RapError as exc:
+                with self._cond:
+                    self._error = exc
+            except Exception as exc:  # noqa: BLE001 - reported to the user at the next flush
+                with self._cond:
+                    self._error = RapError(f"cannot save session {path}: {exc}")
+
+    def flush(self) -> None:
+        """Wait until every submitted snapshot is on disk; raise the last write error, if any."""
+        with self._cond:
+            while self._running or self._pending is not None:
+                self._cond.wait()
+        self.raise_error()
+
+    def raise_error(self) -> None:
+        with self._cond:
+            error, self._error = self._error, None
+        if error is not None:
+            raise error

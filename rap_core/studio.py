@@ -23,7 +23,6 @@ Design choices:
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +37,7 @@ from rap_core.ranges import indicators as compute_indicators
 from rap_core.ranges import inside_rates, split_feature_name
 from rap_core.rules import Rule, provisional_rule, rule_from_fit
 from rap_core.rules import rule_text as render_rule_text
-from rap_core.session import (
-    Session,
-    check_fingerprint,
-    load_session,
-)
+from rap_core.session import Session, SessionWriter, check_fingerprint, load_session
 from rap_core.session import save_session as write_session
 from rap_core.statistic import CoactivationCounts
 
@@ -90,54 +85,6 @@ class _Entry:
 
     edit: Edit
     before: object
-
-
-class _SessionWriter:
-    """Writes the newest session snapshot on a background thread; `flush` waits for it."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._pending: tuple[Path, Session] | None = None
-        self._running = False
-        self._error: RapError | None = None
-
-    def submit(self, path: Path, session: Session) -> None:
-        with self._cond:
-            self._pending = (path, session)  # supersedes any older snapshot not yet written
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="rap-session-writer").start()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if self._pending is None:
-                    self._running = False
-                    self._cond.notify_all()
-                    return
-                path, session = self._pending
-                self._pending = None
-            try:
-                write_session(path, session)
-            except RapError as exc:
-                with self._cond:
-                    self._error = exc
-            except Exception as exc:  # noqa: BLE001 - reported to the user at the next flush
-                with self._cond:
-                    self._error = RapError(f"cannot save session {path}: {exc}")
-
-    def flush(self) -> None:
-        """Wait until every submitted snapshot is on disk; raise the last write error, if any."""
-        with self._cond:
-            while self._running or self._pending is not None:
-                self._cond.wait()
-        self.raise_error()
-
-    def raise_error(self) -> None:
-        with self._cond:
-            error, self._error = self._error, None
-        if error is not None:
-            raise error
 
 
 class _Engine:
@@ -190,7 +137,7 @@ class Studio:
         self._undo: list[_Entry] = []
         self._redo: list[Edit] = []
         self._dirty = False
-        self._writer = _SessionWriter()
+        self._writer = SessionWriter()
         self._metrics_cache: dict[int, tuple[Rule, RuleMetrics]] = {}
         lags = [split_feature_name(f)[1] for f in dataset.features]
         self._prior = PriorBuilder(self._engine.counts, rule.sign, rule.effective_weights(),

@@ -166,12 +166,12 @@ def test_a_burst_of_edits_ends_with_all_of_them_on_disk(dataset, fit, tmp_path):
 
 
 def test_a_failed_autosave_is_reported(dataset, fit, tmp_path, monkeypatch):
-    import rap_core.studio as studio_module
+    import rap_core.session as session_module
 
     def full_disk(path, session):
         raise RapError(f"cannot save session {path}: No space left on device")
 
-    monkeypatch.setattr(studio_module, "write_session", full_disk)
+    monkeypatch.setattr(session_module, "save_session", full_disk)
     studio = Studio.from_fit(dataset, fit, session_path=tmp_path / "s.json")
     studio.apply(EDITS[0])
     with pytest.raises(RapError, match="No space left"):
