@@ -165,7 +165,11 @@ class Studio:
                    layout=layout)
 
     def with_fit(self, fit, *, session_path: Path | None = None) -> Studio:
-        """The fitted Studio that follows this preview; reuses the counts when the ranges match."""
+        """The fitted Studio that follows this preview; reuses the counts when the ranges match.
+
+        Edits made to the preview are not carried over (they were edits of the all-votes AND);
+        the session at `session_path`, if any, is replayed as in `from_fit`.
+        """
         if fit.data_sha256 != self.dataset.sha256:
             raise RapError("this fit was made for other data; refit the data")
         engine = self._engine if self._engine.same_ranges(fit.ranges) else None
