@@ -178,7 +178,8 @@ class RapPrior(nn.Module):
         if key not in self._rows:
             if len(self._rows) > 8:
                 self._rows.clear()
-            self._rows[key] = slice_bias(self.bias, q_start, q_len, k_len)
+            with _cacheable():
+                self._rows[key] = slice_bias(self.bias, q_start, q_len, k_len)
         return self._rows[key]
 
     @torch.compiler.disable
@@ -186,8 +187,16 @@ class RapPrior(nn.Module):
         """(U, V) with B = U V^T, rank padded to a multiple of 8 with zero columns."""
         key = self._key()
         if key not in self._factors:
-            self._factors = {key: low_rank_factors(self.bias)}
+            with _cacheable():
+                self._factors = {key: low_rank_factors(self.bias)}
         return self._factors[key]
+
+
+def _cacheable():
+    """Cached tensors are made outside inference mode: nanochat evaluates and samples under
+    torch.inference_mode() between training steps, and an inference tensor cannot be saved for
+    backward by the next training step."""
+    return torch.inference_mode(False)
 
 
 def low_rank_factors(bias: torch.Tensor,

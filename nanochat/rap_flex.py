@@ -38,7 +38,9 @@ def block_mask(q_len: int, k_len: int, window: int, q_start: int, device):
             if window >= 0:
                 keep = keep & (pos - kv_idx <= window)
             return keep
-        _BLOCK_MASKS[key] = create_block_mask(mask_mod, None, None, q_len, k_len, device=device)
+        with torch.inference_mode(False):  # reused by training after an inference-mode eval
+            _BLOCK_MASKS[key] = create_block_mask(mask_mod, None, None, q_len, k_len,
+                                                  device=device)
     return _BLOCK_MASKS[key]
 
 

@@ -128,3 +128,15 @@ def test_optimizer_groups_account_for_every_parameter_and_gates_go_to_adamw(prio
     model(tokens(), targets=tokens(seed=5)).backward()
     optimizer.step()
     assert not torch.equal(model.rap.alpha, before), "the gates must learn"
+
+
+def test_training_after_an_inference_mode_eval(tmp_path):
+    """nanochat evaluates under inference_mode between steps: cached factors must not be
+    inference tensors, or the next backward fails."""
+    path = write_prior(tmp_path / "short.pt", size=10)  # L < T: the split path caches factors
+    model = build(tiny_config(path))
+    with torch.inference_mode():
+        model(tokens())
+        list(model.generate([1, 2], max_tokens=3))
+    model(tokens(), targets=tokens(seed=4)).backward()
+    assert model.rap.alpha.grad is not None and model.rap.alpha.grad.abs().sum() > 0
