@@ -50,6 +50,19 @@ def test_paths_match_explicit_softmax(tmp_path, size, window, kernel):
     assert torch.allclose(got.double(), want, atol=TOL), report(kernel, got, want)
 
 
+@pytest.mark.parametrize("kernel", ["dense", "lowrank", "split"])
+def test_bfloat16_inputs_keep_their_dtype_and_match(tmp_path, kernel):
+    # The mask/factors are cast to q's dtype deliberately; the result stays within bf16 error.
+    prior = make_prior(tmp_path, 10)
+    prior.kernel = kernel
+    q, k, v = (t.bfloat16() for t in qkv(16))
+    rap = prior.layer(0)
+    got = biased_attention(q, k, v, rap, 5)
+    want = reference_attention(q, k, v, prior.rows(0, 16, 16), rap.alpha, 5)
+    assert got.dtype == torch.bfloat16
+    assert torch.allclose(got.double(), want, atol=3e-2), report(kernel, got, want)
+
+
 @pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
 @pytest.mark.parametrize("size", [24, 10])
 def test_flex_forward_matches_reference_on_cpu(tmp_path, size):

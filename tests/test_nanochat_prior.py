@@ -64,6 +64,13 @@ def test_bad_artifact_fails_with_its_message(tmp_path, case):
     assert "\n" not in message, "one line for the user"
 
 
+def test_truncated_file_is_refused(tmp_path):
+    path = write_prior(tmp_path / "cut.pt", size=6)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(PriorFormatError, match="not a loadable prior"):
+        GPT(tiny_config(path))
+
+
 def test_missing_file_names_the_file(tmp_path):
     with pytest.raises(PriorFormatError, match="no such prior file"):
         GPT(tiny_config(tmp_path / "absent.pt"))
