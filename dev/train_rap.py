@@ -64,7 +64,7 @@ def tokenize(X: torch.Tensor, y: torch.Tensor, bins: int, n_train: int):
     return idx, targets, P * bins + 2
 
 
-def check_prior(path: str, features: list[str], rank_world: tuple[int, int]) -> str:
+def _load_checked(path: str, features: list[str]) -> str:
     prior = load_prior(path)
     if prior["layout"] != "features":
         raise PriorFormatError(f"{path}: layout {prior['layout']!r}; this script serialises rows "
@@ -72,13 +72,32 @@ def check_prior(path: str, features: list[str], rank_world: tuple[int, int]) -> 
     if prior["labels"] != features[:len(prior["labels"])]:
         raise PriorFormatError(f"{path}: prior labels {prior['labels'][:3]}… do not match the "
                                f"dataset's features {features[:3]}…")
-    digest = prior["bias_sha256"]
+    return prior["bias_sha256"]
+
+
+def check_prior(path: str, features: list[str], rank_world: tuple[int, int]) -> str:
+    """Every rank loads the prior; all must succeed and agree on its hash.
+
+    A rank that fails still takes part in the exchange (sending its error instead of a hash), so
+    every rank stops together with the same message instead of the others waiting in the
+    collective until the process-group timeout.
+    """
+    try:
+        digest, error = _load_checked(path, features), None
+    except PriorFormatError as exc:
+        if rank_world[1] == 1:
+            raise
+        digest, error = None, f"rank {rank_world[0]}: {exc}"
     if rank_world[1] > 1:
-        digests = [None] * rank_world[1]
-        dist.all_gather_object(digests, digest)
-        if len(set(digests)) != 1:
+        results = [None] * rank_world[1]
+        dist.all_gather_object(results, (digest, error))
+        errors = [err for _, err in results if err]
+        if errors:
+            raise PriorFormatError(errors[0])
+        digests = {d for d, _ in results}
+        if len(digests) != 1:
             raise PriorFormatError(f"{path}: ranks loaded different priors (bias hashes "
-                                   f"{sorted({d[:12] for d in digests})}); give every rank "
+                                   f"{sorted(d[:12] for d in digests)}); give every rank "
                                    f"the same file")
     return digest
 
