@@ -47,10 +47,10 @@ def _after(anchor: str, *lines: str) -> str:
 EDITS = (
     Edit("import", "from nanochat.flash_attention import flash_attn\n",
          _after("from nanochat.flash_attention import flash_attn\n",
-                "from nanochat.rap_attention import RapPrior  # RAP prior")),
+                "from nanochat.rap_attention import RapPrior, prior_from_env  # RAP prior")),
     Edit("config", '    window_pattern: str = "SSSL"\n',
          _after('    window_pattern: str = "SSSL"\n',
-                '    rap_prior: str = ""  # RAP: path of rap_prior.pt; empty = off',
+                "    rap_prior: str = prior_from_env()  # RAP: rap_prior.pt ($NANOCHAT_RAP_PRIOR)",
                 "    rap_alpha_init: float | None = None  # RAP: overrides the file's alpha_init",
                 "    rap_alpha_per_head: bool = False  # RAP: one gate per head, not per layer",
                 "    rap_prior_len: int = 0  # RAP: L, recorded so checkpoints reload without the"

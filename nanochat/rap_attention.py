@@ -33,6 +33,7 @@ Design choices:
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import NamedTuple
 
@@ -80,6 +81,19 @@ class RapLayer(NamedTuple):
 def _require_causal(causal: bool) -> None:
     if not causal:
         raise ValueError("RAP attention is causal only (the prior is defined on a causal model)")
+
+
+PRIOR_ENV = "NANOCHAT_RAP_PRIOR"
+
+
+def prior_from_env() -> str:
+    """Default for GPTConfig.rap_prior in a patched nanochat: $NANOCHAT_RAP_PRIOR, else off.
+
+    nanochat's training scripts build GPTConfig with explicit arguments, so an environment
+    variable is how a prior reaches them without editing them (it also crosses torchrun to every
+    rank). A config saved in a checkpoint names its prior explicitly and is not affected.
+    """
+    return os.environ.get(PRIOR_ENV, "")
 
 
 def read_prior_size(path: str) -> int:

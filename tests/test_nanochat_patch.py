@@ -180,3 +180,35 @@ def test_real_checkout_patches_and_compiles(tmp_path):
     text = (copy / "nanochat" / "gpt.py").read_text()
     compile(text, "gpt.py", "exec")
     assert patcher.main([str(copy), "--revert"]) == 0
+
+
+RUN_FROM_ENV = """
+import torch
+from nanochat.gpt import GPT, GPTConfig
+from nanochat.rap_prior import make_prior, save_prior
+
+bias = torch.eye(12)
+save_prior(make_prior(bias, [f"p{i}" for i in range(12)], "features", 0.7, 1.0, [], {}), "env.pt")
+config = GPTConfig(sequence_len=16, vocab_size=40, n_layer=2, n_head=4, n_kv_head=2, n_embd=32,
+                   window_pattern="SL")  # no rap_prior argument, as nanochat's scripts build it
+with torch.device("meta"):
+    model = GPT(config)
+model.to_empty(device="cpu")
+model.init_weights()
+print("PRIOR", config.rap_prior, model.rap is not None and bool(torch.all(model.rap.alpha == 0.7)))
+"""
+
+
+def test_patched_config_takes_the_prior_from_the_environment(checkout):
+    """nanochat builds GPTConfig with explicit arguments: $NANOCHAT_RAP_PRIOR reaches it."""
+    assert _patcher().main([str(checkout)]) == 0
+    env = dict(os.environ, PYTHONPATH=str(checkout), NANOCHAT_RAP_PRIOR="env.pt")
+    proc = subprocess.run([sys.executable, "-c", RUN_FROM_ENV], cwd=checkout, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "PRIOR env.pt True" in proc.stdout
+    env.pop("NANOCHAT_RAP_PRIOR")
+    proc = subprocess.run([sys.executable, "-c", RUN_FROM_ENV],
+                          cwd=checkout, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "PRIOR  False" in proc.stdout, "unset, the patched model is the original"
