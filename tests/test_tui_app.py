@@ -33,8 +33,7 @@ async def ready(app, pilot) -> None:
 
 
 def current_vote(app):
-    table = app.query_one("#votes")
-    feature = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    feature = app.query_one("#votes").current_feature()
     rule = app.studio.rule
     i = rule.index(feature)
     return feature, float(rule.weight[i]), bool(rule.enabled[i]), int(rule.sign[i])

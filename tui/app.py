@@ -42,7 +42,8 @@ from tui.screens.modals import (
 from tui.widgets.heatmap import Heatmap
 from tui.widgets.prior_pane import PriorPane
 from tui.widgets.ranges_pane import RangesPane, RangesTable
-from tui.widgets.rules_pane import RulesPane, VoteTable
+from tui.widgets.rules_pane import RulesPane
+from tui.widgets.vote_table import VoteTable
 
 WIDE = 140
 TABS = ("ranges", "rules", "prior")
@@ -92,6 +93,8 @@ class RapStudioApp(App):
 
     def on_mount(self) -> None:
         self.query_one(Tabs).can_focus = False
+        if self.deterministic:  # snapshots: no blinking cursor
+            self.query_one("#range-filter").cursor_blink = False
         self._arrange()
         self._install_signal_handlers()
         self._load()
@@ -288,7 +291,7 @@ class RapStudioApp(App):
                 text.append(" · as fitted", style="green")
             if studio.session_path is not None and n:
                 text.append(" · saved", style="dim")
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(text, layout=False)
 
     # -- export -----------------------------------------------------------------------------
     def action_export(self) -> None:

@@ -14,9 +14,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from tui.actions import help_rows
+
+
+def steady_inputs(screen) -> None:
+    """No blinking cursor in deterministic (test) mode, so snapshots are stable."""
+    if getattr(screen.app, "deterministic", False):
+        for field in screen.query(Input):
+            field.cursor_blink = False
 
 
 class ValueScreen(ModalScreen[float | None]):
@@ -34,6 +41,9 @@ class ValueScreen(ModalScreen[float | None]):
             yield Label(f"New {self.prompt} (now {self.current:g}):")
             yield Input(value=f"{self.current:g}", id="value", select_on_focus=True)
             yield Label("", id="value-error", classes="error")
+
+    def on_mount(self) -> None:
+        steady_inputs(self)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         try:
@@ -94,6 +104,9 @@ class ExportScreen(ModalScreen[dict | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Export (enter)", id="go", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        steady_inputs(self)
 
     def _submit(self) -> None:
         path = self.query_one("#export-path", Input).value.strip()
@@ -178,7 +191,6 @@ class ErrorScreen(Screen):
             yield Static(Text(self.message, style="bold red"), id="error-message")
             yield Static(self.hint, id="error-hint")
             yield Label("q or ctrl+q: quit", classes="hint")
-        yield Footer()
 
 
 def short_path(path: Path | str) -> str:

@@ -2,12 +2,15 @@
 
 Design choices (after Textualize/toolong: draw only what is visible, cache what is expensive):
 - The matrix is block-averaged to fit the widget: a block of `bs × bs` positions becomes one half
-  cell. The averages are taken over `bias_raw` (the unscaled prior) and divided by `scale` at
-  paint time, so a change of max|B| (a rescale) costs nothing here.
+  cell. Colours span ±max|block mean| (stated in the legend), so a sparse prior whose block means
+  are small still shows its structure; the cursor read-out gives the true value.
+- The averages are taken over `bias_raw` (the unscaled prior), so a change of max|B| (a rescale)
+  re-averages nothing: only the colour span (one max over the small block grid) is recomputed.
 - An edit touches one row and one column of B (`Change.positions`): only the block row and block
   column holding each position are re-averaged, O(L · bs) each, never the whole matrix.
-- `render_line` paints one line from the cached averages; styles are interned per quantised
-  colour, and runs of equal style are merged into one Segment.
+- `render_line` quantises one line of the cached averages (numpy) and reuses the painted strip
+  when those levels are unchanged; styles are interned per quantised colour, and runs of equal
+  style are merged into one Segment.
 - The causal lower triangle (column <= row) is drawn at full strength; the upper triangle is
   dimmed toward the background, since a causal model never reads it.
 - With NO_COLOR the sign would vanish in grey, so each cell becomes a glyph instead (one row per
@@ -33,6 +36,7 @@ LEVELS = 12  # colour steps per sign
 POS_GLYPHS = " .+*#"
 NEG_GLYPHS = " ,-=≡"
 _BACKGROUND = (24, 24, 32)
+_PLAIN = Style()  # never None: Textual's NO_COLOR filter needs a style
 _CURSOR = Style(color="black", bgcolor="yellow", bold=True)
 
 
@@ -93,12 +97,17 @@ class Heatmap(Widget, can_focus=True):
         self._size_l = 0
         self.zoom = 0
         self.bs = 1
+        self.cell = 1  # screen cells per block side (small priors are drawn larger)
         self._avg: np.ndarray | None = None  # (nb, nb) block means of bias_raw
         self._counts: np.ndarray | None = None
         self._scale = 1.0
+        self._vmax = 1.0
         self.cursor = (0, 0)  # block row, block column
         self.origin = (0, 0)  # first visible block row, column
         self._styles: dict[tuple[int, int, bool, bool], Style] = {}
+        # Painted lines keyed by their quantised colours: after an edit most lines quantise to
+        # the same levels as before, so only the lines whose colours changed are painted again.
+        self._lines: dict[tuple, Strip] = {}
 
     # -- data -------------------------------------------------------------------------------
     def set_source(self, source: Callable[[], tuple[np.ndarray, float]]) -> None:
@@ -125,6 +134,7 @@ class Heatmap(Widget, can_focus=True):
             col = block_sums(raw[:, lo:hi].sum(axis=1, dtype=np.float64)[:, None], bs, 0)[:, 0]
             avg[block, :] = row / counts[block, :]
             avg[:, block] = col / counts[:, block]
+        self._set_vmax()
         self.refresh()
         self._post_cursor()
 
@@ -136,11 +146,25 @@ class Heatmap(Widget, can_focus=True):
         sizes = np.diff(np.append(np.arange(0, self._size_l, self.bs), self._size_l))
         self._counts = np.outer(sizes, sizes).astype(np.float64)
         self._avg = sums / self._counts
+        self.cell = self._cell_size()
+        self._lines.clear()
+        self._set_vmax()
         nb = self._avg.shape[0]
         self.cursor = (min(self.cursor[0], nb - 1), min(self.cursor[1], nb - 1))
         self._follow_cursor()
         self.refresh()
         self._post_cursor()
+
+    def _set_vmax(self) -> None:
+        """Colours span ±max|block mean|: block means of a sparse prior are small, and scaling
+        them by max|B| would paint them all as zero. The legend states the span."""
+        peak = float(np.abs(self._avg).max()) if self._avg is not None and self._avg.size else 0.0
+        self._vmax = peak if peak > 0 else 1.0
+
+    @property
+    def colour_span(self) -> float:
+        """The value (in units of the normalised prior, max|B| = 1) of a full-strength colour."""
+        return self._vmax / self._scale if self._scale > 0 else 0.0
 
     # -- geometry ---------------------------------------------------------------------------
     @property
@@ -162,7 +186,15 @@ class Heatmap(Widget, can_focus=True):
 
     def _visible(self) -> tuple[int, int]:
         """How many block rows and columns fit on screen."""
-        return self.size.height * self.rows_per_line, self.size.width
+        return (self.size.height * self.rows_per_line // self.cell,
+                self.size.width // self.cell)
+
+    def _cell_size(self) -> int:
+        """Screen cells per block side: > 1 only when even one position per cell leaves room."""
+        if self.bs > 1 or self._size_l == 0:
+            return 1
+        room = min(self.size.width, self.size.height * self.rows_per_line)
+        return max(1, room // self._size_l)
 
     def _follow_cursor(self) -> None:
         rows, cols = self._visible()
@@ -243,21 +275,38 @@ class Heatmap(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if self._avg is None or width <= 0:
-            return Strip.blank(width)
-        nb = self.n_blocks
+            return Strip.blank(width, _PLAIN)
+        nb, cell = self.n_blocks, self.cell
         orow, ocol = self.origin
-        cols = np.arange(ocol, min(ocol + width, nb))
+        cols = ocol + np.arange(width) // cell
+        cols = cols[cols < nb]
         if self.rows_per_line == 1:
-            return self._glyph_line(orow + y, cols, width)
-        top_r, bottom_r = orow + 2 * y, orow + 2 * y + 1
+            return self._glyph_line(orow + y // cell, cols, width)
+        top_r, bottom_r = orow + (2 * y) // cell, orow + (2 * y + 1) // cell
         if top_r >= nb or cols.size == 0:
-            return Strip.blank(width)
-        scale = self._scale if self._scale > 0 else 1.0
+            return Strip.blank(width, _PLAIN)
+        scale = self._vmax
         top = quantise(self._avg[top_r, cols] / scale)
-        if bottom_r < nb:
+        if bottom_r < nb and bottom_r != top_r:
             bottom = quantise(self._avg[bottom_r, cols] / scale)
+        elif bottom_r == top_r:
+            bottom = top
         else:
             bottom = np.full(cols.size, 99, dtype=np.int16)
+        cr, cc = self.cursor
+        marker = cc if cr in (top_r, bottom_r) else -1
+        key = (top_r, bottom_r, int(cols[0]), width, cell, marker, cr == top_r, top.tobytes(),
+               bottom.tobytes())
+        cached = self._lines.get(key)
+        if cached is not None:
+            return cached
+        if len(self._lines) > 4096:
+            self._lines.clear()
+        strip = self._lines[key] = self._paint(top, bottom, cols, top_r, bottom_r, width)
+        return strip
+
+    def _paint(self, top: np.ndarray, bottom: np.ndarray, cols: np.ndarray, top_r: int,
+               bottom_r: int, width: int) -> Strip:
         segments: list[Segment] = []
         run_style: Style | None = None
         run_len = 0
@@ -267,7 +316,7 @@ class Heatmap(Widget, can_focus=True):
                 if run_len:
                     segments.append(Segment("▀" * run_len, run_style))
                     run_len = 0
-                glyph = "▀" if cr == top_r else "▄"
+                glyph = "█" if top_r == bottom_r else ("▀" if cr == top_r else "▄")
                 segments.append(Segment(glyph, Style(color="yellow", bgcolor="black")))
                 run_style = None
                 continue
@@ -280,33 +329,30 @@ class Heatmap(Widget, can_focus=True):
                 run_style, run_len = style, 1
         if run_len:
             segments.append(Segment("▀" * run_len, run_style))
-        return Strip(segments).extend_cell_length(width)
+        return Strip(segments).extend_cell_length(width, _PLAIN)
 
     def _glyph_line(self, row: int, cols: np.ndarray, width: int) -> Strip:
         if row >= self.n_blocks or cols.size == 0:
-            return Strip.blank(width)
-        scale = self._scale if self._scale > 0 else 1.0
-        q = quantise(self._avg[row, cols] / scale)
+            return Strip.blank(width, _PLAIN)
+        q = quantise(self._avg[row, cols] / self._vmax)
         steps = len(POS_GLYPHS) - 1
         chars = []
         for level in q.tolist():
             index = min(steps, math.ceil(abs(level) * steps / LEVELS))
             chars.append((POS_GLYPHS if level >= 0 else NEG_GLYPHS)[index])
         cr, cc = self.cursor
-        segments = [Segment("".join(chars))]
-        if cr == row and cols[0] <= cc <= cols[-1]:
-            i = cc - int(cols[0])
-            segments = [Segment("".join(chars[:i])), Segment("@", _CURSOR),
-                        Segment("".join(chars[i + 1:]))]
-        return Strip(segments).extend_cell_length(width)
+        segments = [Segment("@", _CURSOR) if cr == row and col == cc else Segment(ch, _PLAIN)
+                    for ch, col in zip(chars, cols.tolist(), strict=True)]
+        return Strip(Segment.simplify(segments)).extend_cell_length(width, _PLAIN)
 
 
-def legend_text(no_color: bool) -> list[tuple[str, Style | str]]:
-    """A one-line legend: the colour (or glyph) ramp from -1 to +1."""
+def legend_text(no_color: bool, span: float = 1.0) -> list[tuple[str, Style | str]]:
+    """A one-line legend: the colour (or glyph) ramp from -span to +span."""
+    lo, hi = f"−{span:.2g} ", f" +{span:.2g}"
     if no_color:
-        return [("−1 " + NEG_GLYPHS[::-1].strip() + " 0 " + POS_GLYPHS.strip() + " +1", "")]
-    parts: list[tuple[str, Style | str]] = [("−1 ", "")]
+        return [(lo + NEG_GLYPHS[::-1].strip() + " 0 " + POS_GLYPHS.strip() + hi, "")]
+    parts: list[tuple[str, Style | str]] = [(lo, "")]
     for level in range(-LEVELS, LEVELS + 1, 2):
         parts.append(("█", Style(color=Color.from_rgb(*diverging_rgb(level, False)))))
-    parts.append((" +1", ""))
+    parts.append((hi, ""))
     return parts

@@ -42,10 +42,11 @@ class PriorPane(Vertical):
         if studio is None:
             return
         size = len(studio.labels())
-        text = Text.assemble(*legend_text(self.app.no_color))
+        text = Text.assemble(*legend_text(self.app.no_color, heatmap.colour_span))
         text.append(f"  {studio.layout} {size}×{size}", style="bold")
-        text.append(f"  block {heatmap.bs}  upper triangle dimmed (causal)", style="dim")
-        self.query_one("#legend", Static).update(text)
+        causal = "causal: lower △" if self.app.no_color else "upper △ dimmed (causal)"
+        text.append(f"  block {heatmap.bs}  {causal}", style="dim")
+        self.query_one("#legend", Static).update(text, layout=False)
 
     def on_heatmap_cursor_moved(self, event: Heatmap.CursorMoved) -> None:
         studio = self._studio
@@ -62,4 +63,4 @@ class PriorPane(Vertical):
         mean = "" if (r1 - r0) * (c1 - c0) <= 1 else " (block mean)"
         self.query_one("#prior-info", Static).update(Text.assemble(
             ("B ", "bold"), (span(r0, r1), "cyan"), " × ", (span(c0, c1), "cyan"), " = ",
-            (shown, "bold"), mean))
+            (shown, "bold"), mean), layout=False)

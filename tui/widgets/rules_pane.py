@@ -13,16 +13,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
-from rap_core.edits import Edit, flip, toggle
-from rap_core.ranges import format_range
-from tui.actions import RULE_ACTIONS, bindings
 from tui.widgets.charts import JCurve
+from tui.widgets.vote_table import VoteTable, header_line
 
-VOTE_COLUMNS = (("on", "on"), ("feature", "feature"), ("range", "critical range"),
-                ("sign", "votes"), ("weight", "weight"))
 WHICH = ("fitted", "previous", "current")
+MAX_SENTENCE = 400
 
 
 def metrics_table(metrics: dict) -> Table:
@@ -42,61 +39,6 @@ def metrics_table(metrics: dict) -> Table:
     return table
 
 
-class VoteTable(DataTable):
-    """One row per feature; editing keys turn into Edits for the app to apply."""
-
-    BINDINGS = bindings(RULE_ACTIONS)
-
-    def _feature(self) -> str | None:
-        if self.row_count == 0:
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-
-    def _rule(self):
-        return getattr(self.app, "studio", None) and self.app.studio.rule
-
-    def action_nudge(self, delta: float) -> None:
-        feature, rule = self._feature(), self._rule()
-        if feature is None or rule is None:
-            return
-        i = rule.index(feature)
-        if not rule.enabled[i]:
-            if delta > 0:
-                self.app.apply_edit(toggle(rule, feature))
-            return
-        self.app.apply_edit(Edit("weight", feature, max(0.0, round(float(rule.weight[i]) + delta,
-                                                                   6))))
-
-    def action_toggle_vote(self) -> None:
-        feature, rule = self._feature(), self._rule()
-        if feature is not None and rule is not None:
-            self.app.apply_edit(toggle(rule, feature))
-
-    def action_flip_sign(self) -> None:
-        feature, rule = self._feature(), self._rule()
-        if feature is not None and rule is not None:
-            self.app.apply_edit(flip(rule, feature))
-
-    def action_type_weight(self) -> None:
-        feature, rule = self._feature(), self._rule()
-        if feature is not None and rule is not None:
-            current = float(rule.weight[rule.index(feature)])
-            self.app.ask_value(f"weight of {feature}", current, "weight", feature)
-
-    def action_edit_k(self) -> None:
-        if self._rule() is not None:
-            self.app.ask_value("K (logit scale)", self._rule().K, "K", None)
-
-    def action_edit_m(self) -> None:
-        if self._rule() is not None:
-            self.app.ask_value("m (m-of-k threshold)", self._rule().m, "m", None)
-
-    def action_step_m(self, step: int) -> None:
-        rule = self._rule()
-        if rule is not None:
-            self.app.apply_edit(Edit("m", None, max(0.0, rule.m + step)))
-
-
 class RulesPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -108,12 +50,8 @@ class RulesPane(Vertical):
         with Horizontal(id="rule-stats"):
             yield Static("", id="metrics")
             yield JCurve("", id="jcurve")
-        yield VoteTable(id="votes", cursor_type="row")
-
-    def on_mount(self) -> None:
-        table = self.query_one(VoteTable)
-        for key, label in VOTE_COLUMNS:
-            table.add_column(label, key=key)
+        yield Static("", id="votes-header")
+        yield VoteTable(id="votes")
 
     def load(self, studio) -> None:
         """Fill the table for a new rule (a new Studio): fixed row order, cursor at the top."""
@@ -122,25 +60,13 @@ class RulesPane(Vertical):
         rest = [i for i in range(rule.n_features) if i not in set(fitted)]
         self._order = fitted + rest
         table = self.query_one(VoteTable)
-        table.clear()
-        for i in self._order:
-            table.add_row(*self._cells(studio, i), key=rule.features[i])
+        table.set_rows(studio, self._order)
+        self.query_one("#votes-header", Static).update(
+            Text(header_line(table.name_width, table.range_width), style="bold"))
         self._shown = (rule.sign.copy(), rule.weight.copy(), rule.enabled.copy())
         fit = studio.fit
         self.query_one(JCurve).show(studio.j_curve(), None if fit is None else fit.k_chosen)
         self._refresh_text(studio)
-
-    @staticmethod
-    def _cells(studio, i: int) -> list[Text]:
-        rule, ranges = studio.rule, studio.ranges
-        on = bool(rule.enabled[i])
-        style = "" if on and rule.weight[i] > 0 else "dim"
-        sign = "inside" if rule.sign[i] > 0 else "outside"
-        return [Text("●" if on else "○", style=style),
-                Text(rule.features[i], style=style),
-                Text(format_range(float(ranges.rmin[i]), float(ranges.rmax[i])), style=style),
-                Text(sign, style=style),
-                Text(f"{float(rule.weight[i]):.2f}", style=style, justify="right")]
 
     def update_rule(self, studio) -> None:
         """Repaint only the rows whose vote changed, plus the sentence and metrics."""
@@ -151,18 +77,17 @@ class RulesPane(Vertical):
         sign, weight, enabled = self._shown
         changed = np.flatnonzero((sign != rule.sign) | (weight != rule.weight)
                                  | (enabled != rule.enabled))
-        table = self.query_one(VoteTable)
-        for i in changed.tolist():
-            key = rule.features[i]
-            for (col, _), cell in zip(VOTE_COLUMNS, self._cells(studio, i), strict=True):
-                table.update_cell(key, col, cell)
+        self.query_one(VoteTable).rows_changed(changed.tolist())
         self._shown = (rule.sign.copy(), rule.weight.copy(), rule.enabled.copy())
         self._refresh_text(studio)
 
     def _refresh_text(self, studio) -> None:
         rule = studio.rule
+        sentence = studio.rule_text()
+        if len(sentence) > MAX_SENTENCE:  # thousands of votes: the table has them all
+            sentence = sentence[:MAX_SENTENCE] + "…"
         head = Text.assemble(("Rule ", "bold"), (f"K={rule.K:g} m={rule.m:g}: ", "cyan"),
-                             studio.rule_text())
-        self.query_one("#rule-text", Static).update(head)
+                             sentence)
+        self.query_one("#rule-text", Static).update(head, layout=False)
         metrics = {which: studio.metrics(which) for which in WHICH}
-        self.query_one("#metrics", Static).update(metrics_table(metrics))
+        self.query_one("#metrics", Static).update(metrics_table(metrics), layout=False)

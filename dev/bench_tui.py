@@ -1,0 +1,169 @@
+"""Benchmark RAP Studio through Pilot: keypress -> repainted heatmap, and start-up to first paint.
+
+    python dev/bench_tui.py                       # P = 512 and 4096, 200 edits each, 160x44
+    python dev/bench_tui.py --sizes 512 --edits 100 --terminal 140x40
+    python dev/bench_tui.py --startup 5           # demo start-up vs a minimal Textual app
+
+Keypress latency: synthetic data with P features (random ranges so every pair co-activates
+differently, 12 enabled votes, the rest disabled), a real `rap_core.studio.Studio`, and the real
+app. For each `+`/`-` press on the votes table we time from just before the key is posted to the
+end of the last heatmap `render_line` the key caused. The terminal is wide (>= 140 columns), so
+the heatmap is on screen beside the focused rules table. The edit itself (Studio.apply), the
+rule table, the sentence and the metrics are included.
+
+Start-up: a fresh interpreter per run (imports included); "first paint" is the first compositor
+frame of the app, "ready" is when the demo's rule is on screen (bundled fit, no cutlass run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def synthetic_studio(p: int, n: int = 400, seed: int = 0):
+    """A Studio over random data with P features named V<g>_t<lag> (8 lags per variable)."""
+    import pandas as pd
+
+    from rap_core.dataset import dataset_from_frame
+    from rap_core.ranges import make_ranges
+    from rap_core.rules import Rule
+    from rap_core.studio import Studio
+
+    rng = np.random.default_rng(seed)
+    names = [f"V{i // 8 + 1}_t{i % 8}" for i in range(p)]
+    X = rng.normal(size=(n, p)).round(4)
+    frame = pd.DataFrame(X, columns=names)
+    frame["INDC"] = (rng.random(n) < 0.3).astype(int)
+    dataset = dataset_from_frame(frame, name=f"synthetic-{p}.csv")
+    lo = rng.uniform(-2.0, 0.0, size=p)
+    ranges = make_ranges(names, lo, lo + rng.uniform(0.5, 3.0, size=p))
+    enabled = np.zeros(p, dtype=bool)
+    enabled[rng.choice(p, size=min(12, p), replace=False)] = True
+    rule = Rule.make(names, np.ones(p, np.int8), enabled.astype(np.float32), enabled, 10.0, 6.0)
+    return Studio(dataset, None, ranges, rule)
+
+
+async def keypress_latency(p: int, edits: int, size: tuple[int, int]) -> dict:
+    from tui.app import RapStudioApp
+    from tui.widgets.heatmap import Heatmap
+
+    t_build = time.perf_counter()
+    studio = synthetic_studio(p)
+    build_s = time.perf_counter() - t_build
+    app = RapStudioApp(deterministic=True)
+    app._load = lambda: None  # no dataset loading: the synthetic studio is installed below
+    last_paint = [0.0]
+    original = Heatmap.render_line
+
+    def timed(self, y):
+        strip = original(self, y)
+        last_paint[0] = time.perf_counter()
+        return strip
+
+    Heatmap.render_line = timed
+    wide = size  # >= 140 columns: rules and prior on screen together
+    try:
+        async with app.run_test(size=wide) as pilot:
+            app._install(studio, "ready")
+            await pilot.pause()
+            app.query_one("#votes").focus()
+            await pilot.pause()
+            times = []
+            for k in range(edits):
+                key = "plus" if k % 2 == 0 else "minus"
+                start = time.perf_counter()
+                last_paint[0] = 0.0
+                await pilot.press(key)
+                await pilot.pause()
+                if last_paint[0] < start:
+                    raise RuntimeError("the heatmap did not repaint after an edit")
+                times.append(last_paint[0] - start)
+            heatmap = app.query_one(Heatmap)
+            block = heatmap.bs
+    finally:
+        Heatmap.render_line = original
+    ms = np.array(times) * 1e3
+    return {"P": p, "edits": edits, "terminal": f"{wide[0]}x{wide[1]}", "block": block,
+            "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+            "max_ms": float(ms.max()), "studio_build_s": build_s}
+
+
+_STARTUP = r"""
+import time, sys
+t0 = time.perf_counter()
+import asyncio
+MODE = sys.argv[1]
+if MODE == "minimal":
+    from textual.app import App
+    from textual.widgets import Footer, Static
+    class Minimal(App):
+        def compose(self):
+            yield Static("hello"); yield Footer()
+    app = Minimal()
+else:
+    sys.path.insert(0, sys.argv[2])
+    from tui.app import RapStudioApp
+    app = RapStudioApp(deterministic=True)
+first = []
+async def main():
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        first.append(time.perf_counter() - t0)
+        if MODE != "minimal":
+            while getattr(app, "state", "") != "ready":
+                await pilot.pause(0.01)
+            await pilot.pause()
+        print(first[0], time.perf_counter() - t0)
+asyncio.run(main())
+"""
+
+
+def startup(runs: int) -> dict:
+    out: dict[str, list[tuple[float, float]]] = {"minimal": [], "studio": []}
+    for _ in range(runs):
+        for mode in out:
+            res = subprocess.run([sys.executable, "-c", _STARTUP, mode, str(ROOT)],
+                                 capture_output=True, text=True, check=True,
+                                 env={"TEXTUAL_ANIMATIONS": "none", "PATH": "/usr/bin:/bin",
+                                      "HOME": str(Path.home())})
+            first, ready = (float(v) for v in res.stdout.split())
+            out[mode].append((first, ready))
+    return {mode: {"first_paint_s": statistics.median(v[0] for v in vals),
+                   "ready_s": statistics.median(v[1] for v in vals)}
+            for mode, vals in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 4096])
+    parser.add_argument("--edits", type=int, default=200)
+    parser.add_argument("--terminal", default="160x44",
+                        help="WxH; >= 140 wide so the heatmap is beside the rules")
+    parser.add_argument("--startup", type=int, default=0, help="start-up runs (0 = skip)")
+    args = parser.parse_args()
+    size = tuple(int(v) for v in args.terminal.split("x"))
+    for p in args.sizes:
+        r = asyncio.run(keypress_latency(p, args.edits, size))
+        print(f"P={r['P']:5d} terminal {r['terminal']} block {r['block']:3d}: keypress->repaint "
+              f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms "
+              f"({r['edits']} edits; studio build {r['studio_build_s']:.1f} s)")
+    if args.startup:
+        s = startup(args.startup)
+        for mode, v in s.items():
+            print(f"start-up {mode:8s}: first paint {v['first_paint_s']:.2f} s, "
+                  f"ready {v['ready_s']:.2f} s (median of {args.startup})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""SVG snapshots of every screen at 80x24 and 120x40 on the demo (bundled fit: no cutlass run).
+
+Layout only: the behaviour is asserted in test_tui_app.py. Deterministic mode hides elapsed
+times and blinking cursors; the isolated XDG dirs (conftest) mean no session is restored.
+Regenerate with `pytest tests/test_tui_snapshots.py --snapshot-update` and look at the report.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tui.app import RapStudioApp
+
+SIZES = [(80, 24), (120, 40)]
+
+
+async def _loaded(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+SCREENS = {
+    "rules": [],
+    "rules_edited": ["plus", "down", "f", "down", "down", "down", "down", "space"],
+    "ranges": ["1", "down", "down", "down", "down", "down", "down", "down", "down", "down",
+               "down", "down", "down", "down", "down", "down", "down", "down", "down", "down",
+               "down", "down", "down", "down", "down", "down", "down", "down"],
+    "prior": ["3"],
+    "prior_lags": ["3", "l", "right", "down"],
+    "help": ["question_mark"],
+    "export": ["e"],
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_screen(snap_compare, screen, size):
+    app = RapStudioApp(deterministic=True)
+    assert snap_compare(app, terminal_size=size, press=SCREENS[screen], run_before=_loaded)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_error_screen(snap_compare, tmp_path, monkeypatch, size):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.csv").write_text("a,b,INDC\n1,x,0\n2,3,7\n")
+    app = RapStudioApp("bad.csv", deterministic=True)
+    assert snap_compare(app, terminal_size=size, run_before=_loaded)
+
+
+def test_wide_terminal_shows_prior_beside_rules(snap_compare):
+    app = RapStudioApp(deterministic=True)
+    assert snap_compare(app, terminal_size=(160, 44), press=["plus"], run_before=_loaded)
