@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import threading
@@ -97,7 +98,9 @@ class RapStudioApp(App):
             self.query_one("#range-filter").cursor_blink = False
         self._arrange()
         self._install_signal_handlers()
-        self._load()
+        # Paint the shell first: the loader thread competes for the GIL (pandas, the CSV), and a
+        # terminal that shows something at once reads as responsive.
+        self.call_after_refresh(self._load)
 
     def on_resize(self) -> None:
         self._arrange()
@@ -189,6 +192,10 @@ class RapStudioApp(App):
         self._status()
         if self.focused is None:
             self.query_one(VoteTable).focus()
+        if state == "ready":
+            # The dataset, counts and widgets live as long as the app: move them out of the
+            # cyclic GC's reach, so a full collection during editing does not stall a keypress.
+            gc.freeze()
 
     def _fit_cancelled(self) -> None:
         self.state = "provisional"

@@ -9,7 +9,6 @@ hand them to the app; all arithmetic on the rule lives in `rap_core`.
 from __future__ import annotations
 
 import numpy as np
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -22,21 +21,24 @@ WHICH = ("fitted", "previous", "current")
 MAX_SENTENCE = 400
 
 
-def metrics_table(metrics: dict) -> Table:
-    """J, AUC, TPR, FPR and k of the fitted, previous and current rule side by side."""
-    table = Table(box=None, pad_edge=False, show_edge=False, padding=(0, 1))
-    table.add_column("", style="bold")
-    for which in WHICH:
-        table.add_column(which, justify="right", style="bold" if which == "current" else "")
-    for label, attr, fmt in (("J", "j", "{:.3f}"), ("AUC", "auc", "{:.3f}"),
-                             ("TPR", "tpr", "{:.3f}"), ("FPR", "fpr", "{:.3f}"),
-                             ("k", "k", "{}")):
-        cells = []
+def metrics_table(metrics: dict) -> Text:
+    """J, AUC, TPR, FPR and k of the fitted, previous and current rule side by side.
+
+    Fixed-width text rather than a Rich Table: it repaints on every keypress, and a Table's
+    layout pass costs more than the rest of the rules pane."""
+    text = Text()
+    text.append("     " + "".join(f"{which:>10}" for which in WHICH) + "\n", style="bold")
+    rows = (("J", "j", "{:.3f}"), ("AUC", "auc", "{:.3f}"), ("TPR", "tpr", "{:.3f}"),
+            ("FPR", "fpr", "{:.3f}"), ("k", "k", "{}"))
+    for n, (label, attr, fmt) in enumerate(rows):
+        text.append(f"{label:<5}", style="bold")
         for which in WHICH:
             m = metrics.get(which)
-            cells.append("–" if m is None else fmt.format(getattr(m, attr)))
-        table.add_row(label, *cells)
-    return table
+            cell = "–" if m is None else fmt.format(getattr(m, attr))
+            text.append(f"{cell:>10}", style="bold" if which == "current" else "")
+        if n < len(rows) - 1:
+            text.append("\n")
+    return text
 
 
 class RulesPane(Vertical):
