@@ -59,12 +59,15 @@ class MetricsEngine:
         if ind.ndim != 2 or labels.shape != (ind.shape[0],):
             raise RapError(f"indicators (rows, features) and labels (rows,) disagree: "
                            f"{ind.shape} vs {labels.shape}")
+        # Rows are stored positives first, then negatives (every metric is order-free), so each
+        # class of a score is a contiguous slice to sort in place: no gather per evaluation.
+        positive = labels == 1
+        order = np.concatenate([np.flatnonzero(positive), np.flatnonzero(~positive)])
+        self._order = order
         # Feature-major so that one vote's activation is one contiguous row of n bytes.
-        self._inside = np.ascontiguousarray((ind == 1).T).view(np.uint8)
-        self._y = (labels == 1).astype(np.intp)
-        self._pos_rows = np.flatnonzero(self._y)  # np.take by index beats a boolean mask 4x
-        self._neg_rows = np.flatnonzero(self._y == 0)
-        self.n_pos = int(self._y.sum())
+        self._inside = np.ascontiguousarray((ind[order] == 1).T).view(np.uint8)
+        self._y = positive[order].astype(np.intp)
+        self.n_pos = int(positive.sum())
         self.n_neg = int(labels.shape[0] - self.n_pos)
 
     @property
@@ -76,13 +79,17 @@ class MetricsEngine:
         return int(self._inside.shape[0])
 
     def inside(self, i: int) -> np.ndarray:
-        """uint8 (n,): 1 where row r lies inside feature i's range (a view, do not mutate)."""
-        return self._inside[i]
+        """uint8 (n,): 1 where row r (dataset order) lies inside feature i's range."""
+        out = np.empty(self.n_rows, dtype=np.uint8)
+        out[self._order] = self._inside[i]
+        return out
 
     def score(self, rule) -> np.ndarray:
-        """float64 (n,): the active weight of every row (what AUC ranks)."""
+        """float64 (n,): the active weight of every row, dataset order (what AUC ranks)."""
         const, groups = self._groups(rule)
-        return self._float_score(const, groups)
+        out = np.empty(self.n_rows, dtype=np.float64)
+        out[self._order] = self._float_score(const, groups)
+        return out
 
     def evaluate(self, rule) -> RuleMetrics:
         """J, AUC, TPR, FPR and k of `rule` on these rows."""
@@ -189,8 +196,9 @@ class MetricsEngine:
         return values, pos, neg
 
     def _from_scores(self, score: np.ndarray, threshold: float, k: int) -> RuleMetrics:
-        pos = np.sort(np.take(score, self._pos_rows))
-        neg = np.sort(np.take(score, self._neg_rows))
+        pos, neg = score[:self.n_pos], score[self.n_pos:]  # views of a fresh array
+        pos.sort()
+        neg.sort()
         tp = pos.size - int(np.searchsorted(pos, threshold, side="left"))
         fp = neg.size - int(np.searchsorted(neg, threshold, side="left"))
         if pos.size and neg.size:
