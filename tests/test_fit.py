@@ -93,6 +93,19 @@ def test_cancel_raises_and_caches_nothing(small_data, tmp_path):
     assert not any(tmp_path.rglob("*.json"))
 
 
+@pytest.mark.slow
+def test_cutlass_cancel_becomes_fit_cancelled(small_data):
+    asked = []
+
+    def cancel() -> bool:  # our own check before cutlass passes; cutlass's first check cancels
+        asked.append(1)
+        return len(asked) > 1
+
+    with pytest.raises(FitCancelled, match="cancelled"):
+        run_fit(small_data, PARAMS, cancel=cancel)
+    assert len(asked) == 2, "cutlass stopped at its first cancel check"
+
+
 def test_fit_json_round_trip(made_fit):
     fit = made_fit
     text = json.dumps(fit.to_json_dict(), allow_nan=False)  # strict JSON: NaN stored as null
