@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import threading
 
@@ -28,8 +30,10 @@ def small_data():
 
 @pytest.fixture(scope="module")
 def fitted(small_data):
-    events = []
-    return run_fit(small_data, PARAMS, progress=events.append), events
+    events, printed = [], io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        fit = run_fit(small_data, PARAMS, progress=events.append)
+    return fit, events, printed.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +59,7 @@ def names(data, indices) -> list[str]:
 
 @pytest.mark.slow
 def test_fit_recovers_the_rule_in_file_order(small_data, fitted):
-    fit, _ = fitted
+    fit, *_ = fitted
     assert fit.adopted and fit.k_chosen == 2
     assert sorted(names(small_data, fit.votes)) == ["A_t1", "C_t3"]
     assert names(small_data, fit.j_order[:2]) == names(small_data, np.argsort(
@@ -72,13 +76,18 @@ def test_fit_recovers_the_rule_in_file_order(small_data, fitted):
 
 @pytest.mark.slow
 def test_progress_events_arrive_in_order(fitted):
-    _, events = fitted
+    _, events, _ = fitted
     phases = [e.phase for e in events]
     assert phases[0] == "input_validation" and phases[-1] == "complete"
     assert "cv_path" in phases
     elapsed = [e.elapsed_s for e in events]
     assert elapsed == sorted(elapsed)
     assert all(0 <= e.completed <= e.total for e in events)
+
+
+@pytest.mark.slow
+def test_fit_prints_nothing(fitted):
+    assert fitted[2] == "", "cutlass output would garble the TUI and the CLI's own lines"
 
 
 @pytest.mark.slow
@@ -206,7 +215,7 @@ def test_fit_runs_in_a_worker_thread_with_cutlass_process_pool(small_data, monke
 def test_isolated_fit_matches_and_cancels_promptly(small_data, fitted):
     import time
 
-    fit, _ = fitted
+    fit, *_ = fitted
     events = []
     isolated = run_fit(small_data, PARAMS, progress=events.append, isolate=True)
     np.testing.assert_array_equal(isolated.coef, fit.coef)
