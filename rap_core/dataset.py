@@ -7,7 +7,8 @@ NaN cells, a constant column) are not errors: they are handled by a stated polic
 one-line notes.
 
 Policies (docs/DATA.md):
-- Non-numeric feature columns are excluded (note).
+- Non-numeric feature columns are excluded (note); a column that is at least 90% numbers keeps
+  its numbers and treats the stray cells ("?", "n/a") as missing (note naming the first one).
 - ±inf counts as missing; a column with no value at all is dropped; other missing cells are
   imputed with the column's median (note with counts). The median keeps the row and rarely moves a
   value across a critical range boundary.
@@ -32,6 +33,8 @@ import pandas as pd
 from rap_core.errors import RapError
 
 DEFAULT_TARGET = "INDC"
+# A non-numeric column whose cells are at least this share numbers is numeric with stray cells.
+STRAY_CELL_SHARE = 0.9
 # Bytes per P×P cell the prior machinery keeps at once: two int64 Gram matrices, S and B (float32).
 _PRIOR_BYTES_PER_CELL = 24
 
@@ -221,10 +224,23 @@ def _labels(column: pd.Series, name: str, target: str) -> np.ndarray:
 
 def _features(frame: pd.DataFrame, name: str, notes: list[str]) -> tuple[list[str], np.ndarray]:
     numeric_cols, text_cols = [], []
+    columns: dict[str, pd.Series] = {}
     for col in frame.columns:
         series = frame[col]
         if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
             numeric_cols.append(col)
+            columns[col] = series
+            continue
+        # A numeric column with a few stray cells ("?", "n/a") is numeric with missing values,
+        # not a text column: losing the whole feature for one typo would be worse.
+        parsed = pd.to_numeric(series, errors="coerce")
+        stray = parsed.isna() & series.notna()
+        if parsed.notna().mean() >= STRAY_CELL_SHARE and stray.any():
+            first = int(np.flatnonzero(stray.to_numpy())[0])
+            notes.append(f"column {col}: {int(stray.sum())} non-numeric cell(s) treated as "
+                         f"missing (first: {series.iloc[first]!r} on file line {first + 2})")
+            numeric_cols.append(col)
+            columns[col] = parsed
         else:
             text_cols.append(col)
     if text_cols:
@@ -232,7 +248,7 @@ def _features(frame: pd.DataFrame, name: str, notes: list[str]) -> tuple[list[st
     if not numeric_cols:
         raise RapError(f"{name}: no numeric feature column left besides the target; "
                        f"cutlass needs numeric features")
-    X = frame[numeric_cols].to_numpy(dtype=np.float64, copy=True)
+    X = pd.DataFrame(columns).to_numpy(dtype=np.float64, copy=True)
     X[~np.isfinite(X)] = np.nan
     missing = np.isnan(X).sum(axis=0)
     keep = missing < X.shape[0]
@@ -270,7 +286,7 @@ def _check_folds(y: np.ndarray, cv: int, name: str) -> None:
     n_pos = int(y.sum())
     n_neg = int(len(y) - n_pos)
     if cv < 2:
-        raise RapError(f"cv must be at least 2 (got {cv})")
+        raise RapError(f"{name}: cv must be at least 2 (got {cv}); use --cv 2 or more")
     if n_pos < cv or n_neg < cv or len(y) < 2 * cv:
         smallest = min(n_pos, n_neg)
         fix = (f"add rows or use --cv {smallest}" if smallest >= 2
@@ -280,6 +296,14 @@ def _check_folds(y: np.ndarray, cv: int, name: str) -> None:
 
 
 def available_memory_bytes() -> int:
+    """MemAvailable (free + reclaimable cache) where Linux reports it; free pages otherwise."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):

@@ -133,6 +133,19 @@ def test_text_feature_is_excluded_with_a_note(small_frame):
     assert data.notes == ("excluded 1 non-numeric column(s): site",)
 
 
+def test_a_stray_text_cell_does_not_cost_the_column(tmp_path, small_frame):
+    frame = small_frame.astype({"A_t0": object})
+    frame.loc[2, "A_t0"] = "?"
+    path = tmp_path / "stray.csv"
+    frame.to_csv(path, index=False)
+    data = load_dataset(path)
+    assert "A_t0" in data.features, "one typo must not drop a whole feature"
+    assert data.notes[0] == ("column A_t0: 1 non-numeric cell(s) treated as missing "
+                             "(first: '?' on file line 4)")
+    column = data.X[:, data.features.index("A_t0")]
+    assert column[2] == np.median(np.delete(small_frame["A_t0"].to_numpy(), 2))
+
+
 def test_no_numeric_feature_left(tmp_path):
     path = write(tmp_path, "t.csv", "name,INDC\na,0\nb,1\nc,0\nd,1\ne,0\nf,1\n")
     assert "no numeric feature column left" in error_of(path)
