@@ -41,6 +41,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("show_tab('ranges')", "1", "Ranges", "Show the critical ranges"),
     Action("show_tab('rules')", "2", "Rules", "Show the rule and its votes"),
     Action("show_tab('prior')", "3", "Prior", "Show the prior heatmap"),
+    Action("focus_filter", "slash", "Filter", "Filter features by name (opens Ranges)"),
     Action("toggle_layout", "l", "Layout", "Switch the prior layout: features / lags",
            footer=True),
     Action("cancel_fit", "escape", "Cancel fit", "Cancel the running fit"),
@@ -69,8 +70,6 @@ RULE_ACTIONS: tuple[Action, ...] = (
 RANGE_ACTIONS: tuple[Action, ...] = (
     Action("sort_next", "s", "Sort", "Sort by the next column", footer=True, scope="ranges"),
     Action("sort_reverse", "r", "Reverse", "Reverse the sort order", scope="ranges"),
-    Action("focus_filter", "slash", "Filter", "Filter features by name", footer=True,
-           scope="ranges"),
 )
 
 PRIOR_KEYS: tuple[tuple[str, str], ...] = (

@@ -52,9 +52,17 @@ DATA_HINT = ("Give a CSV/TSV/Parquet file with numeric feature columns and a 0/1
              "rap-studio DATA --target COLUMN. With no DATA, rap-studio opens the bundled demo.")
 
 
+class MainView(Vertical):
+    """The whole main screen; it re-arranges the panes when the terminal is resized."""
+
+    def on_resize(self) -> None:
+        self.app._arrange()
+
+
 class RapStudioApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "RAP Studio"
+    AUTO_FOCUS = "#votes"  # the rules table: the first thing a user edits
     BINDINGS = bindings(ACTIONS)
 
     def __init__(self, data: str | os.PathLike | None = None, *, target: str = "INDC",
@@ -82,7 +90,7 @@ class RapStudioApp(App):
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        with Vertical(id="main"):
+        with MainView(id="main"):
             yield Static("RAP Studio · loading…", id="status")
             yield Tabs(Tab("1 Ranges", id="ranges"), Tab("2 Rules", id="rules"),
                        Tab("3 Prior", id="prior"), active="rules", id="tabs")
@@ -102,9 +110,6 @@ class RapStudioApp(App):
         # terminal that shows something at once reads as responsive.
         self.call_after_refresh(self._load)
 
-    def on_resize(self) -> None:
-        self._arrange()
-
     def _arrange(self) -> None:
         wide = self.size.width >= WIDE
         self.query_one("#main").set_class(wide, "-wide")
@@ -117,15 +122,25 @@ class RapStudioApp(App):
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         tab_id = event.tab.id or "rules"
+        if tab_id != self.active_tab:  # else action_show_tab has done it (and set the focus)
+            self._activate(tab_id)
+
+    def _activate(self, tab_id: str) -> None:
         self.active_tab = tab_id
         if tab_id != "prior":
             self._left = tab_id
         self._arrange()
         target = {"ranges": RangesTable, "rules": VoteTable, "prior": Heatmap}[tab_id]
-        self.query_one(target).focus()
+        # Focus now (Widget.focus is deferred): keys typed right after `1`/`2`/`3` go there.
+        self.screen.set_focus(self.query_one(target))
+
+    def action_focus_filter(self) -> None:
+        self.action_show_tab("ranges")
+        self.screen.set_focus(self.query_one("#range-filter"))
 
     def action_show_tab(self, name: str) -> None:
         self.query_one(Tabs).active = name
+        self._activate(name)  # now, not when the message arrives: the next key goes there
 
     # -- loading ----------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")

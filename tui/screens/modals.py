@@ -29,6 +29,8 @@ def steady_inputs(screen) -> None:
 class ValueScreen(ModalScreen[float | None]):
     """One number: a vote weight, K or m. `enter` accepts, `escape` cancels."""
 
+    AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
+
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, prompt: str, current: float) -> None:
@@ -60,6 +62,8 @@ class ValueScreen(ModalScreen[float | None]):
 class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question; `y` / `n` answer it."""
 
+    AUTO_FOCUS = "#no"  # enter on the default answer must not overwrite anything
+
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
     def __init__(self, question: str) -> None:
@@ -82,6 +86,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
 class ExportScreen(ModalScreen[dict | None]):
     """Path, layout and alpha_init for the artifact; returns them, or None when cancelled."""
+
+    AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -139,6 +145,8 @@ class ExportScreen(ModalScreen[dict | None]):
 class MessageScreen(ModalScreen[None]):
     """A result to read (the export's path, shape and hash); any of enter/escape closes it."""
 
+    AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
+
     BINDINGS = [Binding("escape,enter,q", "close", "Close")]
 
     def __init__(self, title: str, body: str) -> None:
@@ -157,6 +165,8 @@ class MessageScreen(ModalScreen[None]):
 
 class HelpScreen(ModalScreen[None]):
     """Every key, from the same table that builds the bindings."""
+
+    AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
 
@@ -178,6 +188,8 @@ class HelpScreen(ModalScreen[None]):
 
 class ErrorScreen(Screen):
     """Bad data or a failed load: the one-line message and what to do; never a traceback."""
+
+    AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
 
     BINDINGS = [Binding("q,escape", "app.quit", "Quit")]
 

@@ -99,6 +99,12 @@ class Histogram(Static):
 class JCurve(Static):
     """Youden's J versus k from the fit's logic polish."""
 
+    _data: tuple = (np.zeros(0), None)
+
     def show(self, j_curve, k_chosen: int | None) -> None:
+        self._data = (j_curve, k_chosen)
         width = self.size.width - 2 if self.size.width else 30
         self.update(j_curve_text(j_curve, k_chosen, width=max(width, 8)))
+
+    def on_resize(self) -> None:
+        self.show(*self._data)

@@ -28,6 +28,15 @@ class FilterInput(Input):
 
     BINDINGS = [("escape", "leave", "Back to table")]
 
+    async def _on_key(self, event) -> None:
+        # `/` focuses this box synchronously (so fast typing lands here), and Textual then
+        # delivers that same `/` to the new focus: drop it when it would be the first character.
+        if event.character == "/" and not self.value:
+            event.stop()
+            event.prevent_default()
+            return
+        await super()._on_key(event)
+
     def action_leave(self) -> None:
         self.screen.query_one(RangesTable).focus()
 
@@ -43,9 +52,6 @@ class RangesTable(DataTable):
 
     def action_sort_reverse(self) -> None:
         self.app.query_one(RangesPane).sort_reverse()
-
-    def action_focus_filter(self) -> None:
-        self.app.query_one(FilterInput).focus()
 
 
 class RangesPane(Vertical):
