@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+
+from rap_core.atomic import write_bytes_atomic  # noqa: E402  (keeps the file's mode too)
 
 OURS = Path(__file__).resolve().parents[1] / "nanochat"
 MODULES = ("rap_attention.py", "rap_flex.py", "rap_prior.py")
@@ -134,20 +136,6 @@ def unpatch_text(text: str) -> str:
     return text
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _gpt(root: Path) -> Path:
     gpt = Path(root) / "nanochat" / "gpt.py"
     if not gpt.is_file():
@@ -175,12 +163,12 @@ def apply(root: Path) -> str:
         if target.exists() and not _is_ours(target.read_bytes(), name):
             raise PatchError(f"{target}: exists and is not ours; left untouched")
         if not target.exists() or target.read_bytes() != _ours(name):
-            _write_atomic(target, _ours(name))
+            write_bytes_atomic(target, _ours(name))
     if status == "applied":
         return f"{gpt}: already applied (modules up to date)"
     patched = patch_text(text)
     compile(patched, str(gpt), "exec")  # never write a file that does not parse
-    _write_atomic(gpt, patched.encode("utf-8"))
+    write_bytes_atomic(gpt, patched.encode("utf-8"))
     return (f"{gpt}: applied {len(EDITS)} edits (+{changed_lines(text, patched)} lines "
             f"changed or added), copied {', '.join(MODULES)}")
 
@@ -198,7 +186,7 @@ def revert(root: Path) -> str:
     if status == "unrecognised":
         raise PatchError(f"{gpt}: structure not recognised, left untouched ({'; '.join(problems)})")
     if status == "applied":
-        _write_atomic(gpt, unpatch_text(text).encode("utf-8"))
+        write_bytes_atomic(gpt, unpatch_text(text).encode("utf-8"))
     removed = []
     for name in MODULES:
         target = gpt.parent / name

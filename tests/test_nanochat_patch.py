@@ -125,10 +125,12 @@ def test_apply_check_idempotent_revert(checkout, capsys):
     patcher = _patcher()
     gpt = checkout / "nanochat" / "gpt.py"
     original = gpt.read_bytes()
+    gpt.chmod(0o644)
     assert patcher.main([str(checkout), "--check"]) == 1
     assert patcher.main([str(checkout)]) == 0
     patched = gpt.read_bytes()
     assert patched != original
+    assert gpt.stat().st_mode & 0o777 == 0o644, "the user's file keeps its permissions"
     assert (checkout / "nanochat" / "rap_attention.py").read_bytes() == \
         (ROOT / "nanochat" / "rap_attention.py").read_bytes()
     assert patcher.changed_lines(original.decode(), patched.decode()) <= 40
