@@ -65,16 +65,11 @@ def source_payload(studio) -> dict:
     return source
 
 
-def layout_positions(ranges, layout: str, size: int) -> dict[str, int]:
-    """Feature name -> prior position: its index (features) or the rank of its lag (lags)."""
-    if layout == "features":
-        return {name: i for i, name in enumerate(ranges.features)}
-    lags = sorted({lag for lag in ranges.lags if lag is not None})
-    if len(lags) != size:  # the layout placed lags differently; say "unplaced" rather than guess
-        return {}
-    rank = {lag: i for i, lag in enumerate(lags)}
-    return {name: rank[lag] for name, lag in zip(ranges.features, ranges.lags, strict=True)
-            if lag is not None}
+def layout_positions(layout) -> dict[str, int]:
+    """Feature name -> prior position, as the layout placed it (features without one omitted)."""
+    return {name: int(position)
+            for name, position in zip(layout.features, layout.position_of, strict=True)
+            if position >= 0}
 
 
 def build_artifact(studio, *, layout: str | None = None, alpha_init: float = 1.0) -> dict:
@@ -89,7 +84,7 @@ def build_artifact(studio, *, layout: str | None = None, alpha_init: float = 1.0
         if chosen != original:
             studio.set_layout(chosen)
         labels = list(studio.labels())
-        positions = layout_positions(studio.ranges, chosen, len(labels))
+        positions = layout_positions(studio.prior.layout)
         bias = studio.bias()
         scale = float(studio.scale)
         rules = rules_payload(studio, positions)

@@ -50,6 +50,8 @@ def test_export_writes_the_contracted_artifact(tmp_path, capsys):
     assert prior["source"]["rows"] == 3000 and prior["source"]["target"] == "INDC"
     assert len(prior["source"]["data_sha256"]) == 64
     assert sorted(v["feature"] for v in prior["rules"]) == sorted(GROUND_FEATURES)
+    for vote in prior["rules"]:
+        assert prior["labels"][vote["position"]] == vote["feature"], "a vote names its position"
     printed = capsys.readouterr().out
     assert "bias_sha256" in printed and "80x80" in printed
 
@@ -79,6 +81,8 @@ def test_lags_layout_and_alpha_init(tmp_path):
     assert prior["bias"].shape == (8, 8)
     assert prior["alpha_init"] == 0.25
     assert all(label.startswith("lag") for label in prior["labels"])
+    for vote in prior["rules"]:  # lags 0..7 all present, so position = the feature's lag
+        assert vote["position"] == int(vote["feature"].rsplit("_t", 1)[1])
 
 
 def test_export_applies_a_session_like_the_studio(tmp_path):
