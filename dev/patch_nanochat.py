@@ -152,12 +152,18 @@ def _is_ours(data: bytes, name: str) -> bool:
     return data.split(b"\n", 1)[0] == _ours(name).split(b"\n", 1)[0]
 
 
-def apply(root: Path) -> str:
+def _recognised(root: Path) -> tuple[Path, str, str]:
+    """(gpt.py, its text, "applied" | "clean"); an unrecognised file is refused, untouched."""
     gpt = _gpt(root)
     text = gpt.read_text(encoding="utf-8")
     status, problems = state(text)
     if status == "unrecognised":
         raise PatchError(f"{gpt}: structure not recognised, left untouched ({'; '.join(problems)})")
+    return gpt, text, status
+
+
+def apply(root: Path) -> str:
+    gpt, text, status = _recognised(root)
     for name in MODULES:  # copy (or refresh) our modules first: the patched file imports them
         target = gpt.parent / name
         if target.exists() and not _is_ours(target.read_bytes(), name):
@@ -180,11 +186,7 @@ def changed_lines(before: str, after: str) -> int:
 
 
 def revert(root: Path) -> str:
-    gpt = _gpt(root)
-    text = gpt.read_text(encoding="utf-8")
-    status, problems = state(text)
-    if status == "unrecognised":
-        raise PatchError(f"{gpt}: structure not recognised, left untouched ({'; '.join(problems)})")
+    gpt, text, status = _recognised(root)
     if status == "applied":
         write_bytes_atomic(gpt, unpatch_text(text).encode("utf-8"))
     removed = []
