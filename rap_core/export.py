@@ -12,13 +12,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rap_core.cache import json_float
 from rap_core.errors import RapError
 from rap_core.studio import ExportResult
-
-
-def _finite_or_none(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def rules_payload(studio, positions: dict[str, int]) -> list[dict]:
@@ -33,8 +29,8 @@ def rules_payload(studio, positions: dict[str, int]) -> list[dict]:
             "sign": int(sign),
             "weight": float(weight),
             "position": int(positions.get(feature, -1)),
-            "rmin": _finite_or_none(ranges.rmin[i]),
-            "rmax": _finite_or_none(ranges.rmax[i]),
+            "rmin": json_float(ranges.rmin[i]),
+            "rmax": json_float(ranges.rmax[i]),
         })
     return votes
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rap_core.cache import float_or_nan, json_float
+
 
 @dataclass(frozen=True, eq=False)
 class Ranges:
@@ -33,8 +35,8 @@ class Ranges:
     def to_json_dict(self) -> dict:
         return {
             "features": list(self.features),
-            "rmin": [None if math.isnan(v) else float(v) for v in self.rmin],
-            "rmax": [None if math.isnan(v) else float(v) for v in self.rmax],
+            "rmin": [json_float(v) for v in self.rmin],
+            "rmax": [json_float(v) for v in self.rmax],
         }
 
     @classmethod
@@ -42,8 +44,8 @@ class Ranges:
         features = tuple(data["features"])
         return make_ranges(
             features,
-            np.array([np.nan if v is None else v for v in data["rmin"]], dtype=np.float64),
-            np.array([np.nan if v is None else v for v in data["rmax"]], dtype=np.float64),
+            np.array([float_or_nan(v) for v in data["rmin"]], dtype=np.float64),
+            np.array([float_or_nan(v) for v in data["rmax"]], dtype=np.float64),
         )
 
 
