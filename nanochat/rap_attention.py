@@ -41,7 +41,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nanochat.rap_prior import PriorFormatError, bias_sha256, load_prior, slice_bias
+from nanochat.rap_prior import (
+    PriorFormatError,
+    bias_sha256,
+    check_alpha_init,
+    load_prior,
+    slice_bias,
+)
 
 KERNELS = ("auto", "dense", "lowrank", "split", "flex")
 MAX_LOWRANK = 64      # above this rank the appended dims cost more than a dense mask
@@ -113,7 +119,9 @@ class RapPrior(nn.Module):
         # moved or edited file is survivable (see init_weights).
         self.rebuilding = size > 0
         self.size = size if size > 0 else read_prior_size(self.path)
-        self.alpha_override = alpha_init
+        # Bounded like the file's own alpha_init: a huge gate makes the logits (and the loss) inf.
+        self.alpha_override = (None if alpha_init is None
+                               else check_alpha_init(alpha_init, "rap_alpha_init"))
         self.register_buffer("bias", torch.zeros(self.size, self.size), persistent=True)
         self.alpha = nn.Parameter(torch.zeros(n_layer, n_head if per_head else 1))
         self.kernel = "auto"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,9 +24,12 @@ from pathlib import Path
 from rap_core.atomic import write_text_atomic
 from rap_core.edits import Edit
 from rap_core.errors import RapError
+from rap_core.jsonfile import CorruptJSON, read_json_file
 
 SESSION_FORMAT = "rap-session"
 SESSION_VERSION = 1
+MAX_SESSION_BYTES = 16 << 20  # a session of 100,000 edits is ~6 MB
+_HEX = re.compile(r"[0-9a-f]{1,64}\Z")
 
 
 @dataclass(frozen=True)
@@ -85,16 +89,14 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
     file = Path(path)
     name = file.name
     try:
-        text = file.read_text(encoding="utf-8")
+        data = read_json_file(file, "session", max_bytes=MAX_SESSION_BYTES)
     except FileNotFoundError:
         raise RapError(f"session {name}: no such file ({file})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RapError(f"session {name}: cannot read it ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RapError(f"session {name} is not valid JSON (line {exc.lineno}: {exc.msg}); "
-                       f"fix it or delete it to start a new session") from None
+    except OSError as exc:
+        raise RapError(f"session {name}: cannot read it ({exc.strerror or exc})") from None
+    except CorruptJSON as exc:
+        raise RapError(f"session {name} is corrupt: {exc}; fix it or delete it to start a new "
+                       f"session") from None
     if not isinstance(data, dict) or data.get("format") != SESSION_FORMAT:
         raise RapError(f"session {name} is not a RAP Studio session (format is not "
                        f"{SESSION_FORMAT!r})")
@@ -102,8 +104,16 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
         raise RapError(f"session {name} has version {data.get('version')!r}; this RAP Studio "
                        f"reads version {SESSION_VERSION}")
     try:
-        sha, target = str(data["data_sha256"]), str(data["target"])
-        statistic = str(data.get("statistic", "cpmi"))
+        sha, target = data["data_sha256"], data["target"]
+        if not isinstance(sha, str) or not _HEX.match(sha):
+            raise RapError("data_sha256 must be a hex digest")
+        if not isinstance(target, str):
+            raise RapError("target must be a string")
+        statistic = data.get("statistic", "cpmi")
+        if not isinstance(statistic, str):
+            raise RapError("statistic must be a string")
+        if data.get("saved_at") is not None and not isinstance(data["saved_at"], str):
+            raise RapError("saved_at must be a string")
         fit_params = data.get("fit_params")
         if fit_params is not None and not isinstance(fit_params, dict):
             raise RapError("fit_params must be an object")
@@ -111,6 +121,9 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
         redo = tuple(_edits(data.get("redo", []), "redo"))
     except KeyError as exc:
         raise RapError(f"session {name} lacks the field {exc.args[0]!r}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise RapError(f"session {name} is corrupt ({str(exc)[:80]}); fix it or delete it to "
+                       f"start a new session") from None
     except RapError as exc:
         raise RapError(f"session {name}: {exc}") from None
     if features is not None:

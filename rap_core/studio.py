@@ -23,6 +23,7 @@ Design choices:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +134,9 @@ class Studio:
         self.fitted_rule = rule
         self.previous_rule = rule
         self.session_path = Path(session_path) if session_path is not None else None
+        if self.session_path is not None and _same_file(self.session_path, dataset.path):
+            raise RapError(f"session file {self.session_path} is the data file itself; autosaving "
+                           f"there would destroy the data; give another --session path")
         self.restored_edits = 0
         self._undo: list[_Entry] = []
         self._redo: list[Edit] = []
@@ -364,8 +368,20 @@ class Studio:
             self._dirty = False
 
     def export(self, path: Path, *, layout: str | None = None,
-               alpha_init: float = 1.0) -> ExportResult:
-        """Write the artifact via nanochat.rap_prior (torch imported here, not before)."""
+               alpha_init: float = 1.0, inputs=()) -> ExportResult:
+        """Write the artifact via nanochat.rap_prior (torch imported here, not before); never
+        over the data, the session file or any of `inputs`."""
         from rap_core.export import export_prior
 
-        return export_prior(self, path, layout=layout, alpha_init=alpha_init)
+        return export_prior(self, path, layout=layout, alpha_init=alpha_init,
+                            inputs=(self.session_path, *inputs))
+
+
+def _same_file(a: Path, b: Path | None) -> bool:
+    """Do `a` and `b` name the same file (also through a hard link or symlink)?"""
+    if b is None:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
