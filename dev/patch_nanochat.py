@@ -22,7 +22,6 @@ Design choices:
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import NamedTuple
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
 from rap_core.atomic import write_bytes_atomic  # noqa: E402  (keeps the file's mode too)
+from rap_core.cli_parser import OneLineParser  # noqa: E402
 
 OURS = Path(__file__).resolve().parents[1] / "nanochat"
 MODULES = ("rap_attention.py", "rap_flex.py", "rap_prior.py")
@@ -213,7 +213,7 @@ def check(root: Path) -> tuple[int, str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="root of a nanochat checkout")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="report whether it is applied")

@@ -18,7 +18,6 @@ Design choices:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nanochat.gpt import GPT, GPTConfig  # noqa: E402
 from nanochat.rap_prior import PriorFormatError, load_prior  # noqa: E402
+from rap_core.cli_parser import OneLineParser  # noqa: E402
 
 
 def load_rows(args) -> tuple[list[str], torch.Tensor, torch.Tensor]:
@@ -112,7 +112,7 @@ def evaluate(model, idx, targets, label_base: int) -> tuple[float, float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="", help="CSV/Parquet file (default: the demo)")
     parser.add_argument("--target", default="INDC")
     parser.add_argument("--synthetic", type=int, default=0, help="N synthetic rows instead")

@@ -82,7 +82,14 @@ def check_output_path(path: str | os.PathLike,
     if str(path).strip() == "":
         raise RapError("the output path is empty; give a file name such as rap_prior.pt")
     given = Path(path)
-    target = Path(os.path.realpath(given)) if given.is_symlink() else given
+    try:
+        linked = stat.S_ISLNK(os.lstat(given).st_mode)
+    except FileNotFoundError:
+        linked = False
+    except OSError as exc:  # ENAMETOOLONG, ELOOP, EACCES on a parent...
+        raise RapError(f"cannot write {given}: {exc.strerror or exc}; choose another path") \
+            from None
+    target = Path(os.path.realpath(given)) if linked else given
     shown = str(given) if target == given else f"{given} (a link to {target})"
     try:
         st = os.stat(target)

@@ -312,6 +312,11 @@ class Studio:
     def set_layout(self, layout: str) -> None:
         self._prior.set_layout(layout)
 
+    def layouts(self) -> tuple[str, ...]:
+        """The layouts this data supports: "lags" only when some feature name has a lag number."""
+        has_lags = any(split_feature_name(f)[1] is not None for f in self.dataset.features)
+        return ("features", "lags") if has_lags else ("features",)
+
     @property
     def layout(self) -> str:
         return self._prior.layout.name

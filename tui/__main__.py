@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rap_core.cli_parser import OneLineParser
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="rap-studio",
         description="Inspect and edit a Rectified Attention Prior, then export it.")
     parser.add_argument("data", nargs="?", type=Path, default=None,

@@ -290,6 +290,10 @@ class RapStudioApp(App):
     def action_toggle_layout(self) -> None:
         if self.studio is None:
             return
+        if "lags" not in self.studio.layouts():
+            self.notify("layout stays 'features': no feature name ends in a lag number "
+                        "(like V3_t7), so there is no lags layout", severity="warning")
+            return
         self.studio.set_layout("lags" if self.studio.layout == "features" else "features")
         self.query_one(PriorPane).load(self.studio)
         self._status()
@@ -320,7 +324,8 @@ class RapStudioApp(App):
         if self.studio is None or self.state != "ready":
             self.notify("export opens when the fit has finished", severity="warning")
             return
-        self.push_screen(ExportScreen(self.export_path, self.studio.layout), self._export_chosen)
+        self.push_screen(ExportScreen(self.export_path, self.studio.layout,
+                                      layouts=self.studio.layouts()), self._export_chosen)
 
     def _export_chosen(self, answer: dict | None) -> None:
         if answer is None:
