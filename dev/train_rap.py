@@ -31,8 +31,9 @@ import torch.distributed as dist
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nanochat.gpt import GPT, GPTConfig  # noqa: E402
-from nanochat.rap_prior import PriorFormatError, load_prior  # noqa: E402
+from nanochat.rap_prior import PriorFormatError, check_alpha_init, load_prior  # noqa: E402
 from rap_core.cli_parser import OneLineParser  # noqa: E402
+from rap_core.errors import RapError  # noqa: E402
 
 
 def load_rows(args) -> tuple[list[str], torch.Tensor, torch.Tensor]:
@@ -130,6 +131,10 @@ def main(argv=None) -> int:
     parser.add_argument("--log-every", type=int, default=25)
     parser.add_argument("--json", default="", help="write the final metrics here")
     args = parser.parse_args(argv)
+    problem = check_args(args)
+    if problem:  # before any process group, data or model: a typo costs nothing
+        print(f"train_rap: error: {problem}", file=sys.stderr)
+        return 2
 
     distributed = "RANK" in os.environ
     if distributed:
@@ -140,12 +145,47 @@ def main(argv=None) -> int:
     say = print if rank == 0 else (lambda *a, **k: None)
     try:
         return train(args, rank, world, device, say)
-    except PriorFormatError as exc:
+    except (PriorFormatError, RapError) as exc:
         print(f"rank {rank}: error: {exc}", file=sys.stderr)
         return 2
     finally:
         if distributed:
             dist.destroy_process_group()
+
+
+def check_args(args) -> str | None:
+    """The first problem with the arguments (one line), or None: checked before training."""
+    from rap_core.atomic import check_output_path, check_regular_input
+
+    for name in ("steps", "batch", "bins", "n_layer", "n_head", "n_embd", "log_every"):
+        if getattr(args, name) < 1:
+            return f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
+    if args.bins < 2:
+        return f"--bins must be >= 2 (a feature needs at least two bins), got {args.bins}"
+    if args.synthetic < 0:
+        return f"--synthetic must be >= 0 (rows), got {args.synthetic}"
+    if args.n_embd % args.n_head or (args.n_embd // args.n_head) % 2:
+        return (f"--n-head {args.n_head} must divide --n-embd {args.n_embd} into an even head "
+                f"width (rotary embeddings pair the channels)")
+    if not math.isfinite(args.gate_lr) or args.gate_lr <= 0:
+        return f"--gate-lr must be a positive number, got {args.gate_lr}"
+    try:
+        if args.alpha_init is not None:
+            check_alpha_init(args.alpha_init, "--alpha-init")
+        if args.data and not args.synthetic:
+            check_regular_input(args.data, "--data")
+        if args.prior:
+            check_regular_input(args.prior, "--prior")
+        if args.json:  # the results arrive after training: a bad path must fail now
+            check_output_path(args.json, inputs=[args.data or None, args.prior or None],
+                              example="metrics.json")
+    except (PriorFormatError, RapError) as exc:
+        return str(exc)
+    return None
+
+
+class NonFiniteLoss(RapError):
+    """Training diverged: say where and stop, instead of training on NaN."""
 
 
 def train(args, rank, world, device, say) -> int:
@@ -178,6 +218,9 @@ def train(args, rank, world, device, say) -> int:
     for step in range(1, args.steps + 1):
         rows = torch.randint(0, n_train, (args.batch,), generator=gen).to(device)
         loss = trained(idx[rows], targets=targets[rows])
+        if not math.isfinite(loss.item()):
+            raise NonFiniteLoss(f"the loss is {loss.item()} at step {step}; training diverged "
+                                f"(lower --alpha-init or the learning rates)")
         loss.backward()
         frac = min(1.0, 2 * (args.steps - step) / args.steps + 0.05)  # warm-down: last half
         for group in optimizer.param_groups:

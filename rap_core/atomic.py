@@ -73,7 +73,8 @@ def write_text_atomic(path: str | os.PathLike, text: str, *,
 
 
 def check_output_path(path: str | os.PathLike,
-                      inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+                      inputs: Iterable[str | os.PathLike | None] = (), *,
+                      example: str = "rap_prior.pt") -> Path:
     """The path a write to `path` will replace (a symlink resolved), or RapError (one line).
 
     Cheap (a few stat calls): callers run it before any fitting so a bad --out costs nothing.
@@ -101,7 +102,7 @@ def check_output_path(path: str | os.PathLike,
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             raise RapError(f"{shown} is a directory; give a file path inside it, such as "
-                           f"{given / 'rap_prior.pt'}")
+                           f"{given / example}")
         if not stat.S_ISREG(st.st_mode):
             raise RapError(f"{shown} is {_kind(st.st_mode)}, not a regular file; refusing to "
                            f"replace it; choose another path")

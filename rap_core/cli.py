@@ -231,8 +231,10 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from rap_core.atomic import check_output_path
     from rap_core.demo import GROUND_TRUTH, write_demo_csv
 
+    check_output_path(args.out, example="demo.csv")
     try:
         path = write_demo_csv(args.out)
     except OSError as exc:
