@@ -217,6 +217,21 @@ def _crafted_zip(w: W, name: str, *, stored: bool) -> str:
     return w.text(name, bytes(raw))
 
 
+def _pickle_declares_3gib(w: W) -> str:
+    """data.pkl rewritten to declare 805,306,368 float32 values (3 GiB) for a 144-byte entry."""
+    good = Path(w.prior("good.pt"))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(buffer, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("/data.pkl"):
+                assert b"K$t" in data  # BININT1 36, TUPLE: the storage's element count
+                data = data.replace(b"K$t", b"J" + struct.pack("<i", 805306368) + b"t", 1)
+            dst.writestr(info.filename, data)
+    good.unlink()
+    return w.text("big.pt", buffer.getvalue())
+
+
 def _two_storages(w: W) -> str:
     return w.prior(mutate=lambda p: p["source"].update(extra=torch.ones(3)))
 
@@ -494,6 +509,8 @@ ARTIFACTS = [
     Case("artifact-zip-stored-3gib", lambda w: ["inspect", _crafted_zip(w, "z.pt",
                                                                         stored=True)],
          fragment="more than the file holds"),
+    Case("artifact-pickle-declares-3gib", lambda w: ["inspect", _pickle_declares_3gib(w)],
+         fragment="declares 805306368"),
     Case("artifact-truncated", lambda w: ["inspect", w.text(
         "t.pt", Path(w.prior("full.pt")).read_bytes()[:300])], fragment="not a loadable prior"),
     Case("artifact-empty-file", lambda w: ["inspect", w.text("e.pt", b"")],
