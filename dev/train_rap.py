@@ -188,6 +188,17 @@ class NonFiniteLoss(RapError):
     """Training diverged: say where and stop, instead of training on NaN."""
 
 
+def check_finite(loss: torch.Tensor, step: int, world: int) -> None:
+    """Raise NonFiniteLoss on every rank together when any rank's loss is NaN or inf (a rank
+    stopping alone would leave the others waiting in the next all-reduce)."""
+    bad = (~torch.isfinite(loss.detach())).float()
+    if world > 1:
+        dist.all_reduce(bad)
+    if bad.item():
+        raise NonFiniteLoss(f"the loss is {loss.item()} at step {step} (on at least one rank); "
+                            f"training diverged: lower --alpha-init or the learning rates")
+
+
 def train(args, rank, world, device, say) -> int:
     features, X, y = load_rows(args)
     n_train = int(0.8 * len(y))
@@ -218,9 +229,7 @@ def train(args, rank, world, device, say) -> int:
     for step in range(1, args.steps + 1):
         rows = torch.randint(0, n_train, (args.batch,), generator=gen).to(device)
         loss = trained(idx[rows], targets=targets[rows])
-        if not math.isfinite(loss.item()):
-            raise NonFiniteLoss(f"the loss is {loss.item()} at step {step}; training diverged "
-                                f"(lower --alpha-init or the learning rates)")
+        check_finite(loss, step, world)
         loss.backward()
         frac = min(1.0, 2 * (args.steps - step) / args.steps + 0.05)  # warm-down: last half
         for group in optimizer.param_groups:

@@ -89,13 +89,14 @@ def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features", pre
     not a fit of minutes.
     """
     from rap_core.dataset import load_dataset
+    from rap_core.preflight import check_session
 
     params = _fit_params(args)
     dataset = load_dataset(args.data, target=args.target, cv=args.cv)
     for note in dataset.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.session is not None:
-        _check_session(args.session, dataset)
+        check_session(args.session, dataset)
     if precheck is not None:
         precheck(dataset)
     from rap_core.fit import load_or_fit
@@ -128,66 +129,11 @@ def _progress_printer():
     return show
 
 
-def _check_session(path: Path, dataset) -> None:
-    """A --session must exist, be a regular file, parse, and belong to this data."""
-    from rap_core.atomic import check_regular_input
-    from rap_core.session import check_fingerprint, load_session
-
-    try:
-        check_regular_input(path, "session")
-    except RapError as exc:
-        raise RapError(f"{exc}; save one from rap-studio or omit --session") from None
-    check_fingerprint(load_session(path, dataset.features), dataset.sha256, path)
-
-
-def _check_export_args(args, dataset) -> None:
-    """--alpha-init, --layout and --out, checked before the fit."""
-    from nanochat.rap_prior import PriorFormatError, check_alpha_init
-    from rap_core.atomic import check_output_path
-    from rap_core.layout import make_layout
-    from rap_core.ranges import split_feature_name
-
-    try:
-        check_alpha_init(args.alpha_init, "--alpha-init")
-    except PriorFormatError as exc:
-        raise RapError(str(exc)) from None
-    if args.layout != "features":
-        try:
-            make_layout(args.layout, dataset.features,
-                        [split_feature_name(f)[1] for f in dataset.features])
-        except RapError as exc:
-            raise RapError(f"--layout {args.layout}: {exc}") from None
-    _check_not_in_cache(args.out)
-    check_output_path(args.out, inputs=[args.data, args.session, *_cache_entries(args.out)])
-
-
-def _cache_entries(out: Path) -> list[Path]:
-    """Fit cache files that `out` could be a hard link to (only looked for when it could be)."""
-    from rap_core.cache import cache_dir
-    from rap_core.demo import demo_fit_path
-
-    try:
-        if out.stat().st_nlink < 2:
-            return []
-        fits = cache_dir() / "fits"
-        return [demo_fit_path(), *(fits.iterdir() if fits.is_dir() else ())]
-    except OSError:
-        return []
-
-
-def _check_not_in_cache(out: Path) -> None:
-    import os
-
-    from rap_core.cache import cache_dir
-
-    fits = os.path.realpath(cache_dir() / "fits")
-    if os.path.dirname(os.path.realpath(out)) == fits:
-        raise RapError(f"{out} is inside the fit cache ({fits}); choose another output path")
-
-
 def cmd_export(args) -> int:
+    from rap_core.preflight import check_export_args
+
     dataset, fit, studio = _open_studio(args, statistic=args.statistic, layout=args.layout,
-                                        precheck=lambda data: _check_export_args(args, data))
+                                        precheck=lambda data: check_export_args(args, data))
     result = studio.export(args.out, layout=args.layout, alpha_init=args.alpha_init,
                            inputs=[args.data, args.session])
     votes = studio.rule.votes()
