@@ -110,8 +110,9 @@ def check_output_path(path: str | os.PathLike,
                            f"first, or choose another path)")
         same = _same_input(st, inputs)
         if same is not None:
-            raise RapError(f"{shown} is the input {same}; writing there would destroy it; "
-                           f"choose another output path")
+            which = "" if Path(same) == given else f" ({same})"
+            raise RapError(f"{shown} is the input{which} of this command; writing there would "
+                           f"destroy it; choose another output path")
     _check_directory(target.parent, shown)
     if len(os.fsencode(target.name)) > _name_max(target.parent):
         raise RapError(f"{shown}: the file name is longer than this filesystem allows "

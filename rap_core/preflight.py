@@ -46,17 +46,18 @@ def check_export_args(args, dataset) -> None:
 
 
 def _cache_entries(out: Path) -> list[Path]:
-    """Fit cache files that `out` could be a hard link to (only looked for when it could be)."""
+    """Fit files `out` could be: the bundled demo fit, and the cache entries when `out` has
+    other hard links (only then can it be one of them without being inside the cache)."""
     from rap_core.cache import cache_dir
     from rap_core.demo import demo_fit_path
 
     try:
         if out.stat().st_nlink < 2:
-            return []
+            return [demo_fit_path()]
         fits = cache_dir() / "fits"
         return [demo_fit_path(), *(fits.iterdir() if fits.is_dir() else ())]
     except OSError:
-        return []
+        return [demo_fit_path()]
 
 
 def _check_not_in_cache(out: Path) -> None:
