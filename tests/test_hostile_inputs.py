@@ -988,3 +988,27 @@ def test_kill_9_during_export_never_leaves_a_torn_file(tmp_path, warm_cache):
     assert load_prior(out)["bias_sha256"] == good
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == [], f"stale temporaries left: {leftovers}"
+
+
+def test_the_studio_never_writes_over_its_data(tmp_path):
+    """The TUI's paths: exporting onto the data (or its session) and autosaving the session
+    onto the data are refused in one line, and the data is unchanged."""
+    from rap_core.dataset import load_dataset
+    from rap_core.errors import RapError
+    from rap_core.fit import cached_fit
+    from rap_core.studio import Studio
+
+    data = Path(W(tmp_path, tmp_path).demo())
+    before = data.read_bytes()
+    dataset = load_dataset(data)
+    fit = cached_fit(dataset)
+    session = tmp_path / "s.json"
+    studio = Studio.from_fit(dataset, fit, session_path=session)
+    studio.save_session()
+    for target in (data, session):
+        with pytest.raises(RapError, match="is the input") as info:
+            studio.export(target)
+        assert "\n" not in str(info.value)
+    with pytest.raises(RapError, match="the data file itself"):
+        Studio.from_fit(dataset, fit, session_path=data)
+    assert data.read_bytes() == before
