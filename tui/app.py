@@ -94,7 +94,8 @@ class RapStudioApp(App):
         self._edited = False  # an edit since opening (what read-only mode cannot save)
         self._quit_asked = False
         self._event_loop: asyncio.AbstractEventLoop | None = None
-        self._shown_save = None
+        self._shown_save = None  # the save state the status line shows
+        self._told_failure = None  # the write failure the user was last told about
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -278,6 +279,9 @@ class RapStudioApp(App):
             self.query_one(PriorPane).changed(change)
         if change.rule_changed:
             self.query_one(RulesPane).update_rule(self.studio)
+        if self.deterministic:  # snapshots: show the settled save state, never "saving…"
+            with contextlib.suppress(RapError):
+                self.studio.flush(timeout=2.0)
         self._status()
 
     def action_undo(self) -> None:
@@ -334,22 +338,20 @@ class RapStudioApp(App):
             n = len(studio.edits)
             left.append(f" · fit k={studio.fit.k_chosen}")
             if n:
-                right.append(f"● {n} edit{'s' if n != 1 else ''}", style="bold yellow")
+                right.append(f" · ● {n} edit{'s' if n != 1 else ''}", style="bold yellow")
             else:
-                right.append("as fitted", style="green")
+                right.append(" · as fitted", style="green")
             label = self._save_label(n)
             if label is not None:
-                right.append(" · ")
-                right.append_text(label)
+                right.append(" · " + label.plain, style=label.style)
         elif self.session_access is not None and not self.session_access.writable:
-            right.append("read-only", style="bold red")
+            right.append(" · read-only", style="bold red")
         status = self.query_one("#status", Static)
         width = status.content_size.width or max(0, self.size.width - 2)
         if right.cell_len:
-            room = width - right.cell_len - 3
+            room = width - right.cell_len
             if left.cell_len > room:
                 left.truncate(max(0, room), overflow="ellipsis")
-            left.append(" · ")
             left.append_text(right)
         status.update(left, layout=False)
 
@@ -373,10 +375,12 @@ class RapStudioApp(App):
         if studio is None or studio.fit is None:
             return
         state, failure = studio.save_state
-        if state != self._shown_save:
-            if state == "failed":
+        if failure != self._told_failure:
+            self._told_failure = failure
+            if failure is not None:
                 self.notify(f"{failure}; edits stay in this window only", title="session",
                             severity="error", timeout=15)
+        if state != self._shown_save:
             self._status()
 
     # -- export -----------------------------------------------------------------------------
@@ -463,6 +467,9 @@ class RapStudioApp(App):
             studio.flush(timeout=1.0)
         except RapError as exc:
             return f"your last edits are not saved ({exc})."
+        state, failure = studio.save_state
+        if state == "failed":  # reported before, and still true
+            return f"your last edits are not saved ({failure})."
         return None
 
     async def action_quit(self) -> None:
@@ -500,7 +507,7 @@ class RapStudioApp(App):
             studio.flush(timeout)
         except RapError as exc:
             return str(exc)
-        return None
+        return studio.save_state[1]  # a write that failed earlier and was never redone
 
     def request_exit(self, return_code: int) -> None:
         """Ask the event loop to exit (from any thread; never waits for the loop)."""
