@@ -71,6 +71,7 @@ class Outcome:
     exit_s: float | None  # how long after the hang-up the last of them went
     returncode: int | None
     left: list[int] = field(default_factory=list)  # pids still running at the deadline
+    children: int = 0  # processes the app had started when it was hung up (the fit child, ...)
     keys_sent: int = 0
     edits_on_disk: int | None = None
     problem: str | None = None  # a session that does not load, a lock still held, ...
@@ -85,7 +86,8 @@ class Outcome:
         extra = f" left={self.left}" if self.left else ""
         extra += f" problem={self.problem}" if self.problem else ""
         return (f"{status:4} {self.moment:8} at {self.delay_s:5.2f}s ({self.phase:7}) "
-                f"exit {exit_s:>6} rc={self.returncode} keys={self.keys_sent} "
+                f"children={self.children} exit {exit_s:>6} rc={self.returncode} "
+                f"keys={self.keys_sent} "
                 f"edits={self.edits_on_disk}{extra}")
 
 
@@ -155,6 +157,8 @@ class PtyApp:
 
     def phase(self) -> str:
         text = self.text
+        if "fitting" in text[-3000:]:
+            return "fitting"
         if RULE_SEEN in text:
             return "ready"
         return "loading" if "RAP Studio" in text else "blank"
@@ -230,7 +234,7 @@ def run_once(moment: str, rng: random.Random, workdir: Path, *, sig: int = signa
         elif moment == "fit":
             app.watch_for = "fitting"
             app.seen.wait(READY_LIMIT_S)
-            time.sleep(rng.uniform(0.0, 2.0))
+            time.sleep(rng.uniform(0.0, 1.0))
         else:
             app.seen.wait(READY_LIMIT_S)
         if moment == "editing":
@@ -266,7 +270,7 @@ def run_once(moment: str, rng: random.Random, workdir: Path, *, sig: int = signa
         left = [p for p in family if (p == app.proc.pid and app.proc.returncode is None)
                 or (p != app.proc.pid and alive(p))]
         outcome = Outcome(moment, delay, phase, exit_s is not None, exit_s,
-                          app.proc.returncode, left, keys_sent)
+                          app.proc.returncode, left, len(family) - 1, keys_sent)
     finally:
         for pid in [app.proc.pid, *descendants(app.proc.pid)]:
             with contextlib.suppress(ProcessLookupError):
