@@ -215,7 +215,7 @@ def make_fit_data(path: Path, seed: int) -> Path:
 
 
 def run_once(moment: str, rng: random.Random, workdir: Path, *, sig: int = signal.SIGHUP,
-             data: Path | None = None) -> Outcome:
+             data: Path | None = None, limit_s: float = GONE_WITHIN_S) -> Outcome:
     """One launch, one hang-up (or `sig`) at `moment`; everything cleaned up before returning."""
     workdir.mkdir(parents=True, exist_ok=True)
     session = workdir / "session.json"
@@ -258,7 +258,7 @@ def run_once(moment: str, rng: random.Random, workdir: Path, *, sig: int = signa
                 os.kill(app.proc.pid, sig)
         delay = hung - app.started
         family += [p for p in descendants(app.proc.pid) if p not in family]
-        deadline = hung + GONE_WITHIN_S
+        deadline = hung + limit_s
         exit_s = None
         while time.monotonic() < deadline:
             app.proc.poll()
@@ -320,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signal", default="HUP", choices=("HUP", "TERM", "INT"),
                         help="HUP = close the terminal (default); TERM/INT = kill -s")
     parser.add_argument("--keep", action="store_true", help="keep the run directories")
+    parser.add_argument("--limit", type=float, default=GONE_WITHIN_S,
+                        help="seconds the processes have to go (default 2; larger to diagnose)")
     args = parser.parse_args(argv)
     moments = [m for m in args.moments.split(",") if m]
     unknown = sorted(set(moments) - set(MOMENTS))
@@ -334,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for i in range(args.runs):
             moment = moments[i % len(moments)]
-            outcome = run_once(moment, rng, root / f"run{i:04d}", sig=sig, data=fit_data)
+            outcome = run_once(moment, rng, root / f"run{i:04d}", sig=sig, data=fit_data,
+                               limit_s=args.limit)
             failures += not outcome.ok
             if outcome.exit_s is not None:
                 exits.append(outcome.exit_s)

@@ -18,6 +18,10 @@ in the main thread). That thread then:
 3. ends the process with `os._exit(128 + signal)`: no atexit hook, thread join or pending write
    can hold it. Child processes go with it (rap_core.child_guard); the session lock is a flock,
    which the kernel releases.
+Textual's normal exit waits for a running thread worker (an export), so the wait in 2 is short.
+And as a backstop that needs no Python thread at all (a C extension being loaded, such as torch's
+on the first export, can hold the GIL for a second), the guard arms a kernel timer when it starts:
+SIGALRM, left at its default action, ends the process HARD_LIMIT_S after the signal in any case.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
-FLUSH_S = 1.0
-EXIT_DEADLINE_S = 1.6
+FLUSH_S = 0.8
+EXIT_DEADLINE_S = 1.0
+HARD_LIMIT_S = 1.8
 # What Textual's stop_application_mode writes, for when it cannot run: leave the alternate screen,
 # show the cursor, stop mouse and focus reporting, bracketed paste and the kitty keyboard mode.
 RESTORE_TERMINAL = ("\x1b[<u\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l"
@@ -68,6 +73,7 @@ class ExitGuard:
         for sig in SIGNALS:
             signal.signal(sig, _noted)
         signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the backstop's timer ends the process
         threading.Thread(target=self._watch, args=(read_fd,), daemon=True,
                          name="rap-signals").start()
 
@@ -101,6 +107,8 @@ class ExitGuard:
 
     def _finish(self, sig: int) -> None:
         start = time.monotonic()
+        with contextlib.suppress(OSError, ValueError):
+            signal.setitimer(signal.ITIMER_REAL, HARD_LIMIT_S)
         try:
             report = self._flush(FLUSH_S)
         except Exception as exc:  # noqa: BLE001 - the exit must happen whatever failed
