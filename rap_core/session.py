@@ -17,6 +17,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -151,20 +152,30 @@ def check_fingerprint(session: Session, data_sha256: str, path: str | os.PathLik
 
 
 class SessionWriter:
-    """Writes the newest session snapshot on a background thread; `flush` waits for it."""
+    """Writes the newest session snapshot on a background thread; `flush` waits for it.
+
+    The thread is a daemon, so it can never hold the process open: whoever ends the process
+    calls `flush(timeout)` first, which says which file did not get its newest edits in time.
+    `failure` keeps the last write error until a later write succeeds (the status line shows it;
+    `raise_error` reports it once to the caller).
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._pending: tuple[Path, Session] | None = None
         self._running = False
         self._error: RapError | None = None
+        self._failure: str | None = None
+        self._path: Path | None = None
 
     def submit(self, path: Path, session: Session) -> None:
         with self._cond:
             self._pending = (path, session)  # supersedes any older snapshot not yet written
+            self._path = Path(path)
             if not self._running:
                 self._running = True
-                threading.Thread(target=self._run, name="rap-session-writer").start()
+                threading.Thread(target=self._run, name="rap-session-writer",
+                                 daemon=True).start()
 
     def _run(self) -> None:
         while True:
@@ -175,20 +186,44 @@ class SessionWriter:
                     return
                 path, session = self._pending
                 self._pending = None
+            error = None
             try:
                 save_session(path, session)
             except RapError as exc:
-                with self._cond:
-                    self._error = exc
+                error = exc
             except Exception as exc:  # noqa: BLE001 - reported to the user at the next flush
-                with self._cond:
-                    self._error = RapError(f"cannot save session {path}: {exc}")
+                error = RapError(f"cannot save session {path}: {exc}")
+            with self._cond:
+                self._failure = None if error is None else str(error)
+                if error is not None:
+                    self._error = error
 
-    def flush(self) -> None:
-        """Wait until every submitted snapshot is on disk; raise the last write error, if any."""
+    @property
+    def busy(self) -> bool:
+        """A snapshot is waiting or being written."""
+        with self._cond:
+            return self._running or self._pending is not None
+
+    @property
+    def failure(self) -> str | None:
+        """The last write's error, or None if it succeeded (or nothing was written)."""
+        with self._cond:
+            return self._failure
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every submitted snapshot is on disk; raise the last write error, if any.
+
+        With `timeout` (seconds), give up after it and raise a RapError naming the file that
+        does not hold the newest edits.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._running or self._pending is not None:
-                self._cond.wait()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise RapError(f"session {self._path}: the newest edits were not written "
+                                   f"within {timeout:g} s; the file holds an earlier state")
+                self._cond.wait(remaining)
         self.raise_error()
 
     def raise_error(self) -> None:

@@ -16,9 +16,10 @@ Design choices:
   K and m change the metrics and the rule text only.
 - Autosave writes the whole (small) session atomically after every change, on a writer thread:
   the fsync of an atomic write takes 1 to 20 ms on a busy disk, which an edit must not wait for.
-  Snapshots are immutable and coalesce (only the newest pending one is written), the thread is
-  not a daemon (the interpreter waits for the last write at exit), and `flush()` blocks until the
-  file holds the current edits. A failed write is reported by the next flush or edit.
+  Snapshots are immutable and coalesce (only the newest pending one is written), the thread is a
+  daemon (it must never keep a hung-up process alive), and `flush(timeout)` blocks until the file
+  holds the current edits, or says it does not. A failed write is reported by the next flush or
+  edit, and `save_state` says it until a later write succeeds.
 """
 
 from __future__ import annotations
@@ -199,14 +200,12 @@ class Studio:
     # -- edits ---------------------------------------------------------------------------------
     def apply(self, edit) -> Change:
         """Apply one Edit (weight, enable, sign, K, m); clears the redo stack; autosaves."""
-        self._writer.raise_error()
         change = self._apply(edit)
         self._redo.clear()
         self._autosave()
         return change
 
     def undo(self) -> Change | None:
-        self._writer.raise_error()
         if not self._undo:
             return None
         entry = self._undo.pop()
@@ -216,7 +215,6 @@ class Studio:
         return change
 
     def redo(self) -> Change | None:
-        self._writer.raise_error()
         if not self._redo:
             return None
         change = self._apply(self._redo.pop())
@@ -361,11 +359,25 @@ class Studio:
             self._dirty = False
         return written
 
-    def flush(self) -> None:
-        """Block until session_path holds every edit (call on close); raises a failed write."""
-        self._writer.flush()
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until session_path holds every edit (call on close); raises a failed write, or
+        (with `timeout`) a RapError naming the file when the write did not finish in time."""
+        self._writer.flush(timeout)
         if self.session_path is not None and self._dirty:
             self.save_session(self.session_path)
+
+    @property
+    def save_state(self) -> tuple[str, str | None]:
+        """("unsaved" | "saving" | "failed" | "saved", the failure): what the session file holds.
+
+        "unsaved": no session file (read-only); "failed": the last write failed (the message).
+        """
+        if self.session_path is None:
+            return "unsaved", None
+        failure = self._writer.failure
+        if failure is not None:
+            return "failed", failure
+        return ("saving" if self._writer.busy else "saved"), None
 
     def _autosave(self) -> None:
         if self.session_path is not None:
