@@ -32,6 +32,7 @@ Design choices:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import warnings
@@ -41,7 +42,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nanochat.rap_prior import PriorFormatError, bias_sha256, load_prior, slice_bias
+from nanochat.rap_prior import PriorFormatError, bias_sha256, load_prior
 
 KERNELS = ("auto", "dense", "lowrank", "split", "flex")
 MAX_LOWRANK = 64      # above this rank the appended dims cost more than a dense mask
@@ -87,23 +88,40 @@ PRIOR_ENV = "NANOCHAT_RAP_PRIOR"
 
 
 def prior_from_env() -> str:
-    """Default for GPTConfig.rap_prior in a patched nanochat: $NANOCHAT_RAP_PRIOR, else off.
+    """$NANOCHAT_RAP_PRIOR, else "" (off): what `GPTConfig.rap_prior = None` resolves to.
 
     nanochat's training scripts build GPTConfig with explicit arguments, so an environment
     variable is how a prior reaches them without editing them (it also crosses torchrun to every
-    rank). A config saved in a checkpoint names its prior explicitly and is not affected.
+    rank). It is read when a model is built from the config (`RapPrior.from_config`), never at
+    import, and the resolved path is written back into the config, so a checkpoint's config
+    names its prior (or "") explicitly and is not affected by the variable.
     """
     return os.environ.get(PRIOR_ENV, "")
 
 
-def read_prior_size(path: str) -> int:
-    """L of the prior at `path` (validated). Reads on the CPU even inside a meta-device build."""
+def read_prior_header(path: str) -> dict:
+    """L, bias_sha256 and source of the prior at `path` (validated), read on the CPU even inside
+    a meta-device build."""
     with torch.device("cpu"):
-        return int(load_prior(path)["bias"].shape[0])
+        prior = load_prior(path)
+    return {"size": int(prior["bias"].shape[0]), "bias_sha256": prior["bias_sha256"],
+            "source": prior["source"]}
+
+
+def read_prior_size(path: str) -> int:
+    """L of the prior at `path` (validated)."""
+    return read_prior_header(path)["size"]
 
 
 class RapPrior(nn.Module):
-    """One bias buffer per model + one gate per layer (or per layer and head)."""
+    """One bias buffer per model + one gate per layer (or per layer and head).
+
+    Everything the forward pass decides on is derived once, when the bias arrives (init_weights or
+    a state-dict load), as plain Python values and buffers: the rank of B, its factors U, V and
+    the inner path ("lowrank" or "dense"). The forward pass then reads attributes only: no
+    `int(tensor)`, no Python caches, nothing `torch.compiler.disable`d, so a `torch.compile`d
+    model traces it in one graph.
+    """
 
     def __init__(self, path: str, n_layer: int, n_head: int, *, size: int = 0,
                  per_head: bool = False, alpha_init: float | None = None):
@@ -112,32 +130,53 @@ class RapPrior(nn.Module):
         # size > 0 means "rebuilding a trained model": the checkpoint will supply the bias, so a
         # moved or edited file is survivable (see init_weights).
         self.rebuilding = size > 0
-        self.size = size if size > 0 else read_prior_size(self.path)
+        self.header = {} if self.rebuilding else read_prior_header(self.path)
+        self.size = size if self.rebuilding else self.header["size"]
         self.alpha_override = alpha_init
         self.register_buffer("bias", torch.zeros(self.size, self.size), persistent=True)
         self.alpha = nn.Parameter(torch.zeros(n_layer, n_head if per_head else 1))
+        # Derived from the bias (not saved: a checkpoint carries the bias, these follow from it).
+        self.register_buffer("u_factor", torch.zeros(self.size, 8), persistent=False)
+        self.register_buffer("v_factor", torch.zeros(self.size, 8), persistent=False)
+        self.rank = 0
+        self.inner = "lowrank"  # the path for the biased block on CPU: "lowrank" or "dense"
         self.kernel = "auto"
         self.sha256 = ""
+        self.from_env = False  # True when the path came from $NANOCHAT_RAP_PRIOR (see attach)
         self.pending = False  # True while the bias is a placeholder waiting for a checkpoint
-        self._factors: dict = {}
-        self._rows: dict = {}
         self.register_load_state_dict_post_hook(RapPrior._after_load)
 
     @classmethod
-    def from_config(cls, config) -> RapPrior | None:
-        """The prior a GPTConfig asks for (None when rap_prior is empty); records L in it."""
+    def from_config(cls, config, model: nn.Module | None = None) -> RapPrior | None:
+        """The prior a GPTConfig asks for (None when off); records the path and L in the config.
+
+        `config.rap_prior` None means "not given": $NANOCHAT_RAP_PRIOR decides, read now (when the
+        model is built, never at import). The resolved path is written back, so the config saved
+        with a checkpoint names its prior explicitly. Given `model`, a load hook on it lets a
+        checkpoint without RAP keys drop an environment-supplied prior (see `drop_if_absent`).
+        """
+        from_env = config.rap_prior is None
+        if from_env:
+            config.rap_prior = prior_from_env()
         if not config.rap_prior:
             return None
         prior = cls(config.rap_prior, config.n_layer, config.n_head, size=config.rap_prior_len,
                     per_head=config.rap_alpha_per_head, alpha_init=config.rap_alpha_init)
+        prior.from_env = from_env
         config.rap_prior_len = prior.size  # saved with the config: rebuilds need no file
+        if prior.header:  # provenance into the config, so nanochat's checkpoint meta has it
+            if hasattr(config, "rap_prior_sha256"):
+                config.rap_prior_sha256 = prior.header["bias_sha256"]
+            if hasattr(config, "rap_prior_source"):
+                config.rap_prior_source = json.dumps(prior.header["source"], sort_keys=True,
+                                                     default=str)
+        if model is not None:
+            model.register_load_state_dict_pre_hook(drop_if_absent)
         return prior
 
     @torch.no_grad()
     def init_weights(self) -> None:
         """Copy the file's bias and alpha_init in (runs after to_empty, so real memory)."""
-        self._factors.clear()
-        self._rows.clear()
         try:
             with torch.device("cpu"):
                 prior = load_prior(self.path)
@@ -153,19 +192,28 @@ class RapPrior(nn.Module):
             self.bias.zero_()
             self.alpha.fill_(self.alpha_override or 0.0)
             self.pending = True
+            self._derive()
             return
         self.bias.copy_(prior["bias"])
         alpha = prior["alpha_init"] if self.alpha_override is None else self.alpha_override
         self.alpha.fill_(float(alpha))
         self.sha256 = prior["bias_sha256"]
         self.pending = False
+        self._derive()
 
     @staticmethod
     def _after_load(module: RapPrior, incompatible) -> None:
-        module._factors.clear()
-        module._rows.clear()
         module.pending = False
         module.sha256 = bias_sha256(module.bias)
+        module._derive()
+
+    def _derive(self) -> None:
+        """Rank, factors and inner path from the current bias: once per init or load."""
+        with _cacheable(), torch.no_grad():
+            left, right = low_rank_factors(self.bias)
+        self.u_factor, self.v_factor = left, right
+        self.rank = factor_rank((left, right))
+        self.inner = "lowrank" if self.rank <= MAX_LOWRANK else "dense"
 
     def layer(self, index: int) -> RapLayer:
         if self.pending:
@@ -174,40 +222,53 @@ class RapPrior(nn.Module):
         return RapLayer(self, self.alpha[index])
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, gates={tuple(self.alpha.shape)}, kernel={self.kernel!r}"
-
-    # Derived tensors, cached per (bias version, device): the bias changes only by load/init.
-    def _key(self, *extra) -> tuple:
-        return (self.bias._version, self.bias.data_ptr(), *extra)
+        return (f"size={self.size}, rank={self.rank}, gates={tuple(self.alpha.shape)}, "
+                f"kernel={self.kernel!r}")
 
     def rows(self, q_start: int, q_len: int, k_len: int) -> torch.Tensor:
-        """B[q_start:q_start+q_len, :k_len] as float32, zero past L."""
-        if q_start == 0 and q_len <= self.size and k_len <= self.size:
-            return self.bias[:q_len, :k_len]
-        return self._padded_rows(q_start, q_len, k_len)
+        """B[q_start:q_start+q_len, :k_len] as float32, zero past L (traceable: slice + pad)."""
+        return _block(self.bias, q_start, q_len, k_len)
 
-    @torch.compiler.disable  # a Python cache: keep it out of compiled graphs
-    def _padded_rows(self, q_start: int, q_len: int, k_len: int) -> torch.Tensor:
-        key = self._key(q_start, q_len, k_len)
-        if key not in self._rows:
-            if len(self._rows) > 8:
-                self._rows.clear()
-            with _cacheable():
-                self._rows[key] = slice_bias(self.bias, q_start, q_len, k_len)
-        return self._rows[key]
-
-    @torch.compiler.disable
     def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(U, V) with B = U V^T, rank padded to a multiple of 8 with zero columns."""
-        key = self._key()
-        if key not in self._factors:
-            with _cacheable():
-                self._factors = {key: low_rank_factors(self.bias)}
-        return self._factors[key]
+        return self.u_factor, self.v_factor
+
+
+def drop_if_absent(model: nn.Module, state_dict, prefix, *args) -> None:
+    """Load pre-hook on the model: a checkpoint without RAP keys was trained without a prior.
+
+    If the prior came from $NANOCHAT_RAP_PRIOR (not from the checkpoint's config), the model
+    becomes the unbiased one again: no module, no parameter, `rap_prior` cleared in the config,
+    so strict loading succeeds and a later save records "no prior". An explicit `rap_prior`
+    keeps its module, and strict loading reports the missing keys as usual.
+    """
+    prior = getattr(model, "rap", None)
+    if prior is None or not prior.from_env:
+        return
+    if any(key.startswith(prefix + "rap.") for key in state_dict):
+        return
+    warnings.warn(f"checkpoint has no RAP prior: loading it without one (${PRIOR_ENV}="
+                  f"{prior.path} applies to new models only)", stacklevel=2)
+    model.rap = None
+    config = getattr(model, "config", None)
+    if config is not None:
+        config.rap_prior, config.rap_prior_len = "", 0
+        for key in ("rap_prior_sha256", "rap_prior_source"):
+            if hasattr(config, key):
+                setattr(config, key, "")
+
+
+def _block(table: torch.Tensor, start: int, rows: int, cols: int) -> torch.Tensor:
+    """table[start:start+rows, :cols] with zeros past its edges, by slicing and padding only."""
+    size = table.size(0)
+    have_rows = max(0, min(size, start + rows) - start)
+    have_cols = min(table.size(1), cols)
+    block = table[start:start + have_rows, :have_cols]
+    return F.pad(block, (0, cols - have_cols, 0, rows - have_rows))
 
 
 def _cacheable():
-    """Cached tensors are made outside inference mode: nanochat evaluates and samples under
+    """Derived tensors are made outside inference mode: nanochat evaluates and samples under
     torch.inference_mode() between training steps, and an inference tensor cannot be saved for
     backward by the next training step."""
     return torch.inference_mode(False)
@@ -305,10 +366,9 @@ def choose_kernel(prior: RapPrior, q, q_start: int, k_len: int) -> str:
         return "dense"      # KV-cache prefill/decode: a (Tq, Tk) mask is small
     if q.is_cuda:
         return "flex"
-    lowrank_ok = factor_rank(prior.factors()) <= MAX_LOWRANK
     if prior.size < q.size(1):
         return "split"
-    return "lowrank" if lowrank_ok else "dense"
+    return prior.inner  # decided when the bias arrived: "lowrank", or "dense" above MAX_LOWRANK
 
 
 def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
@@ -326,8 +386,8 @@ def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
                                    q_start)
     if kernel == "split" and q_start == 0 and q_len == k_len and prior.size < q_len:
         corner = prior.size
-        inner = "lowrank" if factor_rank(prior.factors()) <= MAX_LOWRANK else "dense"
-        head = _biased_corner(q[:, :corner], k[:, :corner], v[:, :corner], rap, window, inner)
+        head = _biased_corner(q[:, :corner], k[:, :corner], v[:, :corner], rap, window,
+                              prior.inner)
         full = unbiased_attention(q, k, v, window)
         return torch.cat([head, full[:, corner:]], dim=1)
     if kernel in ("lowrank", "split"):
@@ -341,21 +401,9 @@ def _biased_corner(q, k, v, rap: RapLayer, window: int, kernel: str, q_start: in
     if kernel == "dense":
         return dense_attention(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window, q_start)
     left, right = prior.factors()
-    u_rows = _pad_rows(left, q_start, q_len)
-    v_rows = _pad_rows(right, 0, k_len)
+    u_rows = _block(left, q_start, q_len, left.size(1))
+    v_rows = _block(right, 0, k_len, right.size(1))
     return lowrank_attention(q, k, v, u_rows, v_rows, alpha, window, q_start)
-
-
-def _pad_rows(factor: torch.Tensor, start: int, length: int) -> torch.Tensor:
-    """factor[start:start+length] with zero rows past L."""
-    size = factor.size(0)
-    if start + length <= size:
-        return factor[start:start + length]
-    out = factor.new_zeros(length, factor.size(1))
-    have = max(0, size - start)
-    if have:
-        out[:have] = factor[start:size]
-    return out
 
 
 def rap_attend(q, k, v, rap: RapLayer | None, window_size, kv_cache=None, layer_idx: int = 0):
