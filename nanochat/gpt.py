@@ -45,6 +45,7 @@ class GPTConfig:
     rap_prior_len: int = 0
     rap_prior_sha256: str = ""  # provenance, filled at construction: checkpoints record it
     rap_prior_source: str = ""  # the artifact's source dict as JSON (data hash, rows, fit, ...)
+    rap_bos: int | None = -1  # >= 0: packed documents start with this token (positions relative)
 
 
 def norm(x):
@@ -172,7 +173,9 @@ class GPT(nn.Module):
         x = x0 = norm(self.transformer.wte(idx))
         for i, block in enumerate(self.transformer.h):
             x = self.resid_lambdas[i] * x + self.x0_lambdas[i] * x0
-            rap = self.rap.layer(i) if self.rap is not None else None
+            # Training rows may pack documents; a cached generation is one document from 0.
+            docs_from = idx if kv_cache is None else None
+            rap = self.rap.layer(i, docs_from) if self.rap is not None else None
             x = block(x, cos_sin, self.window_sizes[i], kv_cache, rap)
         logits = self.lm_head(norm(x)).float()
         logits = 15.0 * torch.tanh(logits / 15.0)  # soft cap, as nanochat

@@ -62,6 +62,7 @@ class RapLayer(NamedTuple):
 
     prior: RapPrior
     alpha: torch.Tensor  # (n_gate,), a view of prior.alpha; gradients flow to the parameter
+    docs: Documents | None = None  # packed rows: positions relative to each document's start
 
     def flash_attn_func(self, q, k, v, causal=True, window_size=(-1, -1)):
         _require_causal(causal)
@@ -76,7 +77,30 @@ class RapLayer(NamedTuple):
             k_cache[:, pos:pos + q_len] = k
             v_cache[:, pos:pos + q_len] = v
         end = pos + q_len
-        return biased_attention(q, k_cache[:, :end], v_cache[:, :end], self, window_size[0], pos)
+        # Generation is one document from position 0 (nanochat's prompts start with BOS), so
+        # absolute positions are the document's positions here.
+        return biased_attention(q, k_cache[:, :end], v_cache[:, :end], self._replace(docs=None),
+                                window_size[0], pos)
+
+
+class Documents(NamedTuple):
+    """Packed BOS-aligned rows (nanochat's dataloader): where each token sits in its document.
+
+    nanochat packs several documents into one training row, each starting with BOS. A prior is
+    defined on a document (a tabular row serialised from position 0), so a token's prior index
+    is its position since the last BOS, and the bias between two different documents is zero.
+    """
+
+    pos: torch.Tensor  # (B, T) long: position within its document (0 at the BOS)
+    ident: torch.Tensor  # (B, T) long: which document of the row (0 before the first BOS)
+
+
+def documents(idx: torch.Tensor, bos: int) -> Documents:
+    """Document positions from the token ids alone (traceable: no Python loop, no sync)."""
+    steps = torch.arange(idx.size(1), device=idx.device).expand_as(idx)
+    is_bos = idx == bos
+    start = torch.cummax(torch.where(is_bos, steps, torch.zeros_like(steps)), dim=1).values
+    return Documents(steps - start, is_bos.long().cumsum(dim=1))
 
 
 def _require_causal(causal: bool) -> None:
@@ -85,6 +109,7 @@ def _require_causal(causal: bool) -> None:
 
 
 PRIOR_ENV = "NANOCHAT_RAP_PRIOR"
+BOS_ENV = "NANOCHAT_RAP_BOS"  # token id that starts each packed document; unset: absolute
 
 
 def prior_from_env() -> str:
@@ -97,6 +122,15 @@ def prior_from_env() -> str:
     names its prior (or "") explicitly and is not affected by the variable.
     """
     return os.environ.get(PRIOR_ENV, "")
+
+
+def bos_from_env() -> int:
+    """$NANOCHAT_RAP_BOS as an int (-1 when unset: positions are absolute, one document a row)."""
+    value = os.environ.get(BOS_ENV, "").strip()
+    try:
+        return int(value) if value else -1
+    except ValueError:
+        raise PriorFormatError(f"${BOS_ENV}={value!r}: expected a token id (an integer)") from None
 
 
 def read_prior_header(path: str) -> dict:
@@ -142,7 +176,8 @@ class RapPrior(nn.Module):
         self.inner = "lowrank"  # the path for the biased block on CPU: "lowrank" or "dense"
         self.kernel = "auto"
         self.sha256 = ""
-        self.from_env = False  # True when the path came from $NANOCHAT_RAP_PRIOR (see attach)
+        self.from_env = False  # True when the path came from $NANOCHAT_RAP_PRIOR
+        self.bos = -1  # >= 0: rows are packed documents starting with this token (see Documents)
         self.pending = False  # True while the bias is a placeholder waiting for a checkpoint
         self.register_load_state_dict_post_hook(RapPrior._after_load)
 
@@ -163,6 +198,10 @@ class RapPrior(nn.Module):
         prior = cls(config.rap_prior, config.n_layer, config.n_head, size=config.rap_prior_len,
                     per_head=config.rap_alpha_per_head, alpha_init=config.rap_alpha_init)
         prior.from_env = from_env
+        bos = getattr(config, "rap_bos", -1)
+        if bos is None:  # "not given": the environment decides, like rap_prior
+            bos = config.rap_bos = bos_from_env()
+        prior.bos = int(bos)
         config.rap_prior_len = prior.size  # saved with the config: rebuilds need no file
         if prior.header:  # provenance into the config, so nanochat's checkpoint meta has it
             if hasattr(config, "rap_prior_sha256"):
@@ -215,11 +254,14 @@ class RapPrior(nn.Module):
         self.rank = factor_rank((left, right))
         self.inner = "lowrank" if self.rank <= MAX_LOWRANK else "dense"
 
-    def layer(self, index: int) -> RapLayer:
+    def layer(self, index: int, idx: torch.Tensor | None = None) -> RapLayer:
+        """Layer `index`'s view; given the token ids of a training row (and a BOS id), the prior
+        is indexed relative to each packed document's start."""
         if self.pending:
             raise PriorFormatError(f"{self.path}: prior file unavailable and no checkpoint "
                                    f"supplied its bias; load a state dict first")
-        return RapLayer(self, self.alpha[index])
+        docs = documents(idx, self.bos) if idx is not None and self.bos >= 0 else None
+        return RapLayer(self, self.alpha[index], docs)
 
     def extra_repr(self) -> str:
         return (f"size={self.size}, rank={self.rank}, gates={tuple(self.alpha.shape)}, "
@@ -228,6 +270,15 @@ class RapPrior(nn.Module):
     def rows(self, q_start: int, q_len: int, k_len: int) -> torch.Tensor:
         """B[q_start:q_start+q_len, :k_len] as float32, zero past L (traceable: slice + pad)."""
         return _block(self.bias, q_start, q_len, k_len)
+
+    def document_rows(self, docs: Documents) -> torch.Tensor:
+        """(B, T, T) bias of packed rows: B[pos_i, pos_j] within a document, 0 across documents
+        and past L."""
+        table = F.pad(self.bias, (0, 1, 0, 1))  # row/column L is the zero "past the prior"
+        pos = docs.pos.clamp(max=self.size)
+        rows = table[pos.unsqueeze(2), pos.unsqueeze(1)]
+        same = docs.ident.unsqueeze(2) == docs.ident.unsqueeze(1)
+        return rows * same
 
     def factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(U, V) with B = U V^T, rank padded to a multiple of 8 with zero columns."""
@@ -331,9 +382,12 @@ def unbiased_attention(q, k, v, window: int, q_start: int = 0, scale: float | No
 
 
 def dense_attention(q, k, v, bias_rows, alpha, window: int, q_start: int = 0):
-    """Reference path: one additive float mask alpha*B + (-inf outside causal/window)."""
+    """Reference path: one additive float mask alpha*B + (-inf outside causal/window).
+
+    bias_rows is (Tq, Tk), or (B, Tq, Tk) for packed documents (one bias per row)."""
     gate = alpha.reshape(1, -1, 1, 1).float()
-    mask = gate * bias_rows.float().unsqueeze(0).unsqueeze(0)
+    rows = bias_rows.float()
+    mask = gate * (rows.unsqueeze(1) if rows.dim() == 3 else rows.unsqueeze(0).unsqueeze(0))
     keep = allowed(q_start, q.size(1), k.size(1), window, q.device)
     mask = mask.masked_fill(~keep, float("-inf")).to(q.dtype)
     return _sdpa(q, k, v, attn_mask=mask)
@@ -381,23 +435,34 @@ def _compensated(qx: torch.Tensor, kx: torch.Tensor, dtype: torch.dtype):
 # Dispatch
 
 
-def choose_kernel(prior: RapPrior, q, q_start: int, k_len: int) -> str:
-    """The path for this call: the prior's setting, or by device and measurement when "auto"."""
+def choose_kernel(prior: RapPrior, q, q_start: int, k_len: int, docs=None) -> str:
+    """The path for this call: the prior's setting, or by what the bias touches when "auto".
+
+    - KV-cache prefill and decode: `prior.inner` (lowrank: the unbiased kernel on q, k with the
+      factors appended, any length, nothing compiled, so no recompiles; dense above rank 64).
+    - Training with L < T: `split`; only the L x L corner pays for the prior, the rest of the
+      sequence runs the unbiased kernel (flash on CUDA).
+    - Training otherwise: `flex` on CUDA; on CPU `prior.inner`.
+    - Packed documents: `flex` on CUDA, `dense` on CPU (the factors cannot zero the bias between
+      documents).
+    """
     if prior.kernel != "auto":
         return prior.kernel
+    if docs is not None:
+        return "flex" if q.is_cuda else "dense"
     if q_start > 0 or q.size(1) != k_len:
-        return "dense"      # KV-cache prefill/decode: a (Tq, Tk) mask is small
-    if q.is_cuda:
-        return "flex"
+        return prior.inner
     if prior.size < q.size(1):
         return "split"
-    return prior.inner  # decided when the bias arrived: "lowrank", or "dense" above MAX_LOWRANK
+    return "flex" if q.is_cuda else prior.inner
 
 
 def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
     """Attention with the prior for queries at absolute positions q_start.. over keys 0..Tk-1."""
-    prior, alpha = rap
+    prior, alpha, docs = rap
     q_len, k_len = q.size(1), k.size(1)
+    if docs is not None:
+        return _document_attention(q, k, v, rap, window)
     if q_start >= prior.size:
         return unbiased_attention(q, k, v, window, q_start)  # rows past L carry no prior
     kernel = choose_kernel(prior, q, q_start, k_len)
@@ -409,8 +474,8 @@ def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
                                    q_start)
     if kernel == "split" and q_start == 0 and q_len == k_len and prior.size < q_len:
         corner = prior.size
-        head = _biased_corner(q[:, :corner], k[:, :corner], v[:, :corner], rap, window,
-                              prior.inner)
+        inner = "flex" if q.is_cuda and prior.kernel == "auto" else prior.inner
+        head = _biased_corner(q[:, :corner], k[:, :corner], v[:, :corner], rap, window, inner)
         full = unbiased_attention(q, k, v, window)
         return torch.cat([head, full[:, corner:]], dim=1)
     if kernel in ("lowrank", "split"):
@@ -418,9 +483,25 @@ def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
     raise ValueError(f"unknown RAP attention kernel {kernel!r} (expected one of {KERNELS})")
 
 
+def _document_attention(q, k, v, rap: RapLayer, window: int):
+    """Packed rows (training, no cache): the bias indexed by document positions."""
+    prior, alpha, docs = rap
+    kernel = choose_kernel(prior, q, 0, k.size(1), docs)
+    if kernel == "flex":
+        from nanochat.rap_flex import flex_attention_documents
+        return flex_attention_documents(q, k, v, prior.bias, docs, alpha, window)
+    if kernel != "dense":
+        raise ValueError(f"packed documents need the dense or flex kernel, not {kernel!r}")
+    return dense_attention(q, k, v, prior.document_rows(docs), alpha, window)
+
+
 def _biased_corner(q, k, v, rap: RapLayer, window: int, kernel: str, q_start: int = 0):
-    prior, alpha = rap
+    prior, alpha, _ = rap
     q_len, k_len = q.size(1), k.size(1)
+    if kernel == "flex":
+        from nanochat.rap_flex import flex_attention_rap
+        return flex_attention_rap(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window,
+                                   q_start)
     if kernel == "dense":
         return dense_attention(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window, q_start)
     left, right = prior.factors()
@@ -461,7 +542,9 @@ def reference_attention(q, k, v, bias_rows, alpha, window: int, q_start: int = 0
     k64, v64 = k64.repeat_interleave(groups, 1), v64.repeat_interleave(groups, 1)
     logits = q64 @ k64.transpose(-1, -2) / math.sqrt(q.size(-1))
     if bias_rows is not None:
-        logits = logits + alpha.double().reshape(1, -1, 1, 1) * bias_rows.double()
+        rows = bias_rows.double()
+        rows = rows.unsqueeze(1) if rows.dim() == 3 else rows
+        logits = logits + alpha.double().reshape(1, -1, 1, 1) * rows
     keep = allowed(q_start, q.size(1), k.size(1), window, q.device)
     logits = logits.masked_fill(~keep, float("-inf"))
     return (torch.softmax(logits, dim=-1) @ v64).transpose(1, 2)
