@@ -271,6 +271,12 @@ class RapPrior(nn.Module):
         """B[q_start:q_start+q_len, :k_len] as float32, zero past L (traceable: slice + pad)."""
         return _block(self.bias, q_start, q_len, k_len)
 
+    def gate_log(self) -> dict[str, float]:
+        """{"rap/alpha/l{i}": mean gate of layer i}: one line to add to a training log (nanochat's
+        wandb `log_data`, the console report). Reads the gates: call it at logging steps only."""
+        means = self.alpha.detach().float().mean(dim=1).cpu().tolist()
+        return {f"rap/alpha/l{i}": value for i, value in enumerate(means)}
+
     def document_rows(self, docs: Documents) -> torch.Tensor:
         """(B, T, T) bias of packed rows: B[pos_i, pos_j] within a document, 0 across documents
         and past L."""

@@ -26,9 +26,11 @@ def _flex_kernel(compiled: bool):
     return _FLEX["compiled"]
 
 
-@torch.compiler.disable
 def block_mask(q_len: int, k_len: int, window: int, q_start: int, device):
-    """Causal + window block mask, built once per (lengths, window, offset, device)."""
+    """Causal + window block mask, built once per (lengths, window, offset, device).
+
+    Not `torch.compiler.disable`d: dynamo traces the lookup (and, on a miss, the construction)
+    inside a compiled model with no graph break (checked on CPU with torch._dynamo.explain)."""
     from torch.nn.attention.flex_attention import create_block_mask
     key = (q_len, k_len, window, q_start, str(device))
     if key not in _BLOCK_MASKS:
