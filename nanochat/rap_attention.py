@@ -364,6 +364,20 @@ def allowed(q_start: int, q_len: int, k_len: int, window: int, device) -> torch.
     return keep
 
 
+def _nanochat_flash():
+    """nanochat's own `flash_attn` (FA3 on Hopper, its SDPA fallback elsewhere) when this module
+    runs inside a patched nanochat checkout; None in RAP Studio's copy. The unbiased part of a
+    biased call (everything past L) then runs the kernel nanochat would have run."""
+    try:
+        from nanochat.flash_attention import flash_attn
+    except ImportError:
+        return None
+    return flash_attn
+
+
+_FLASH = _nanochat_flash()
+
+
 def _sdpa(q, k, v, **kwargs) -> torch.Tensor:
     """SDPA on (B, T, H, D) tensors; GQA through enable_gqa."""
     y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
@@ -374,6 +388,8 @@ def _sdpa(q, k, v, **kwargs) -> torch.Tensor:
 def unbiased_attention(q, k, v, window: int, q_start: int = 0, scale: float | None = None):
     """Causal (windowed) attention with no prior; is_causal whenever the window covers all keys."""
     q_len, k_len = q.size(1), k.size(1)
+    if _FLASH is not None and q.is_cuda and scale is None and q_start == 0 and q_len == k_len:
+        return _FLASH.flash_attn_func(q, k, v, causal=True, window_size=(window, 0))
     if q_start == 0 and q_len == k_len and (window < 0 or window >= k_len - 1):
         return _sdpa(q, k, v, is_causal=True, scale=scale)
     if q_len == 1 and q_start == k_len - 1:  # one decoded token sees a suffix of the cache

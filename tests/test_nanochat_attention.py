@@ -106,10 +106,12 @@ def test_zero_gate_is_the_unbiased_attention(tmp_path, kernel):
     assert torch.allclose(got, unbiased_attention(q, k, v, -1), atol=1e-6)
 
 
+@pytest.mark.parametrize("kernel", ["auto", "dense"])  # auto: lowrank for cache steps
 @pytest.mark.parametrize("q_start,q_len", [(0, 5), (3, 1), (9, 1), (11, 1), (12, 4)])
-def test_cache_positions_add_the_rows_at_the_position(tmp_path, q_start, q_len):
+def test_cache_positions_add_the_rows_at_the_position(tmp_path, q_start, q_len, kernel):
     """Prefill and decode: queries at q_start.. see B[q_start:q_start+q_len, :Tk] (zero past L)."""
     prior = make_prior(tmp_path, 10)
+    prior.kernel = kernel
     k_len = q_start + q_len
     q, _, _ = qkv(q_len, seed=4)
     _, k, v = qkv(k_len, seed=5)
