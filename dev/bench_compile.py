@@ -1,6 +1,7 @@
 """Compiled training step of the GPT with and without a prior (CPU or CUDA), and graph breaks.
 
     python dev/bench_compile.py [--device cpu] [--repeat 15] [--votes 4] [--T 80] [--threads 1]
+    python dev/bench_compile.py --checkout /path/to/patched/nanochat    # the real nanochat's GPT
 
 The demo's size by default (dev/train_rap.py: 2 layers, 4 heads, n_embd 64, T = 80 features,
 64 rows a step, 8 bins); the prior is a rule-shaped L = T bias with `--votes` votes (the demo's
@@ -21,18 +22,32 @@ from pathlib import Path
 import torch
 import torch._dynamo
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nanochat.gpt import GPT, GPTConfig  # noqa: E402
-from nanochat.testing import write_prior  # noqa: E402
+def _import_nanochat(checkout: str):
+    """Our GPT, or (--checkout) a patched karpathy/nanochat's: same config fields, same calls."""
+    sys.path.insert(0, checkout or str(Path(__file__).resolve().parents[1]))
+    from nanochat import gpt, rap_prior
+    return gpt, rap_prior
 
 
-def build(prior: str, args, device) -> GPT:
-    config = GPTConfig(sequence_len=args.T, vocab_size=args.T * 8 + 2, n_layer=args.n_layer,
-                       n_head=4, n_kv_head=4, n_embd=args.n_embd, window_pattern="L",
-                       rap_prior=prior)
+def write_prior(rap_prior, path: Path, size: int, votes) -> Path:
+    """A rule-shaped prior: diag(w) S diag(w) on the vote positions, max |B| = 1."""
+    gen = torch.Generator().manual_seed(0)
+    weights = torch.zeros(size)
+    weights[list(votes)] = torch.rand(len(votes), generator=gen) + 0.5
+    stat = torch.randn(size, size, generator=gen)
+    bias = weights[:, None] * (stat + stat.T) * weights[None, :]
+    prior = rap_prior.make_prior(bias / bias.abs().max(), [f"p{i}" for i in range(size)],
+                                 "features", 1.0, 1.0, [], {})
+    return rap_prior.save_prior(prior, path)
+
+
+def build(gpt, prior: str, args, device):
+    config = gpt.GPTConfig(sequence_len=args.T, vocab_size=args.T * 8 + 2, n_layer=args.n_layer,
+                           n_head=4, n_kv_head=4, n_embd=args.n_embd, window_pattern="L",
+                           rap_prior=prior)
     with torch.device("meta"):
-        model = GPT(config)
+        model = gpt.GPT(config)
     model.to_empty(device=device)
     torch.manual_seed(0)
     model.init_weights()
@@ -48,20 +63,22 @@ def main(argv=None) -> int:
     parser.add_argument("--n-embd", type=int, default=64)
     parser.add_argument("--votes", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--checkout", default="", help="a patched nanochat checkout to measure")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads (1: on a shared machine more threads oversubscribe)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    gpt, rap_prior = _import_nanochat(args.checkout)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     gen = torch.Generator().manual_seed(0)
     idx = torch.randint(0, args.T * 8, (args.batch, args.T), generator=gen).to(device)
     with tempfile.TemporaryDirectory() as folder:
         votes = tuple(range(1, args.T, max(1, args.T // args.votes)))[:args.votes]
-        path = write_prior(Path(folder) / "prior.pt", size=args.T, votes=votes, alpha_init=1.0)
+        path = write_prior(rap_prior, Path(folder) / "prior.pt", args.T, votes)
         runs = {}
         for name, prior in (("no prior", ""), ("prior", str(path))):
-            model = build(prior, args, device)
+            model = build(gpt, prior, args, device)
             torch._dynamo.reset()
             report = torch._dynamo.explain(model)(idx, targets=idx)
             torch._dynamo.reset()

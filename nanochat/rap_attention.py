@@ -87,11 +87,14 @@ class Documents(NamedTuple):
     """Packed BOS-aligned rows (nanochat's dataloader): where each token sits in its document.
 
     nanochat packs several documents into one training row, each starting with BOS. A prior is
-    defined on a document (a tabular row serialised from position 0), so a token's prior index
-    is its position since the last BOS, and the bias between two different documents is zero.
+    defined on a document's content (a tabular row serialised from position 0, as
+    dev/train_rap.py does without any BOS), so a token's prior index counts the tokens since the
+    last BOS, the BOS excluded: the first token after a BOS is position 0 and the BOS itself
+    carries no prior. Between two different documents the bias is zero. Tokens before the first
+    BOS of a row count from the row's start.
     """
 
-    pos: torch.Tensor  # (B, T) long: position within its document (0 at the BOS)
+    pos: torch.Tensor  # (B, T) long: position within its document; -1 for the BOS itself
     ident: torch.Tensor  # (B, T) long: which document of the row (0 before the first BOS)
 
 
@@ -99,8 +102,8 @@ def documents(idx: torch.Tensor, bos: int) -> Documents:
     """Document positions from the token ids alone (traceable: no Python loop, no sync)."""
     steps = torch.arange(idx.size(1), device=idx.device).expand_as(idx)
     is_bos = idx == bos
-    start = torch.cummax(torch.where(is_bos, steps, torch.zeros_like(steps)), dim=1).values
-    return Documents(steps - start, is_bos.long().cumsum(dim=1))
+    last_bos = torch.cummax(torch.where(is_bos, steps, torch.full_like(steps, -1)), dim=1).values
+    return Documents(steps - last_bos - 1, is_bos.long().cumsum(dim=1))
 
 
 def _require_causal(causal: bool) -> None:
@@ -278,10 +281,10 @@ class RapPrior(nn.Module):
         return {f"rap/alpha/l{i}": value for i, value in enumerate(means)}
 
     def document_rows(self, docs: Documents) -> torch.Tensor:
-        """(B, T, T) bias of packed rows: B[pos_i, pos_j] within a document, 0 across documents
-        and past L."""
-        table = F.pad(self.bias, (0, 1, 0, 1))  # row/column L is the zero "past the prior"
-        pos = docs.pos.clamp(max=self.size)
+        """(B, T, T) bias of packed rows: B[pos_i, pos_j] within a document, 0 across documents,
+        past L and on BOS tokens."""
+        table = F.pad(self.bias, (0, 1, 0, 1))  # row/column L: zero, "past the prior" or a BOS
+        pos = torch.where(docs.pos < 0, self.size, docs.pos.clamp(max=self.size))
         rows = table[pos.unsqueeze(2), pos.unsqueeze(1)]
         same = docs.ident.unsqueeze(2) == docs.ident.unsqueeze(1)
         return rows * same

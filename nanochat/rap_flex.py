@@ -77,7 +77,7 @@ def flex_attention_documents(q, k, v, bias, docs, alpha, window: int,
     gate = alpha.float().expand(heads) if alpha.numel() == 1 else alpha.float()
     size = bias.size(0)
     table = torch.nn.functional.pad(bias.float(), (0, 1, 0, 1))
-    pos = docs.pos.clamp(max=size)
+    pos = torch.where(docs.pos < 0, size, docs.pos.clamp(max=size))  # BOS: the zero row
     ident = docs.ident
 
     def score_mod(score, b, h, q_idx, kv_idx):

@@ -1,7 +1,8 @@
 """Packed BOS-aligned rows: the prior is indexed from each document's start, as if unpacked.
 
 nanochat packs several documents into one row, each starting with BOS. The bias a document's
-tokens get must be the one they would get alone at position 0, and zero between documents.
+content gets must be the one it would get alone from position 0 (the BOS carries none, as a row
+in dev/train_rap.py has no BOS), and zero between documents.
 """
 
 from __future__ import annotations
@@ -35,16 +36,14 @@ def packed_batch():
 
 
 def unpacked_bias(bias, lengths, T):
-    """The reference: each document's block is B[:n, :n] (its bias alone, from position 0);
-    zero between documents and past L."""
+    """The reference: a document of n tokens is its BOS + n-1 content tokens; the content alone
+    from position 0 gets B[:n-1, :n-1]; the BOS row/column, other documents and past L get 0."""
     size = bias.size(0)
     out = torch.zeros(T, T)
     start = 0
     for n in lengths:
-        block = torch.zeros(n, n)
-        m = min(n, size)
-        block[:m, :m] = bias[:m, :m]
-        out[start:start + n, start:start + n] = block
+        m = min(n - 1, size)
+        out[start + 1:start + 1 + m, start + 1:start + 1 + m] = bias[:m, :m]
         start += n
     return out
 
@@ -66,9 +65,11 @@ def qkv(T=16, seed=1):
 
 def test_document_positions_restart_at_each_bos():
     docs = documents(packed_batch(), BOS)
-    assert docs.pos[0].tolist() == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+    assert docs.pos[0].tolist() == [-1, 0, 1, 2, 3, 4, -1, 0, 1, 2, 3, -1, 0, 1, 2, 3]
     assert docs.ident[0].tolist() == [1] * 6 + [2] * 5 + [3] * 5
-    assert docs.pos[1].tolist() == list(range(16))
+    assert docs.pos[1].tolist() == list(range(-1, 15))
+    no_bos = documents(torch.ones(1, 5, dtype=torch.long), BOS)
+    assert no_bos.pos.tolist() == [[0, 1, 2, 3, 4]], "no BOS: positions from the row's start"
 
 
 @pytest.mark.parametrize("size", [8, 20], ids=["L<document", "L>T"])
@@ -111,19 +112,17 @@ def test_gate_gradient_with_documents(tmp_path):
     assert torch.allclose(prior.alpha.grad[0].double(), alpha.grad, rtol=1e-4, atol=1e-5)
 
 
-def test_model_first_document_is_the_document_alone(tmp_path):
-    """Through the whole GPT: a document at the start of a packed row gets the logits it gets
-    alone; a row holding one document from 0 equals absolute positions."""
+def test_model_without_bos_in_a_row_is_the_absolute_model(tmp_path):
+    """Through the whole GPT: a row with no BOS is one document from position 0 (absolute
+    positions, as dev/train_rap.py trains); packed rows differ from absolute indexing."""
     path = write_prior(tmp_path / "p.pt", size=12, votes=(0, 1, 3, 4))
     packed = build(tiny_config(path, rap_bos=BOS, rap_alpha_init=2.0))
     absolute = build(tiny_config(path, rap_alpha_init=2.0))
     idx = packed_batch()
     with torch.no_grad():
-        assert torch.allclose(packed(idx)[:, :3], absolute(idx[:, :3]), atol=1e-5)
-        one = idx[1:2]  # a single 16-token document
-        assert torch.allclose(packed(one), absolute(one), atol=1e-5)
-        # the second document of row 0 is biased from its own start, not from position 6
-        assert (packed(idx)[0, 6:] - absolute(idx)[0, 6:]).abs().max() > 1e-4
+        plain = idx.clamp(min=1)  # no BOS anywhere
+        assert torch.allclose(packed(plain), absolute(plain), atol=1e-5)
+        assert (packed(idx) - absolute(idx)).abs().max() > 1e-4
 
 
 def test_packed_model_compiles_without_graph_breaks(tmp_path):
