@@ -6,8 +6,9 @@
 The demo's size by default (dev/train_rap.py: 2 layers, 4 heads, n_embd 64, T = 80 features,
 64 rows a step, 8 bins); the prior is a rule-shaped L = T bias with `--votes` votes (the demo's
 export has 4). Each model is `torch.compile`d as nanochat does (dynamic=False) and timed on
-forward + backward + optimizer step; runs of the two models are interleaved so load drift hits
-both alike. Graph count and breaks come from torch._dynamo.explain. Prints a Markdown table.
+forward + backward + optimizer step; runs of the two models are interleaved (alternating which
+goes first) and the ratio is the median of per-pair ratios, so load drift hits both alike.
+Graph count and breaks come from torch._dynamo.explain. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -102,22 +103,28 @@ def main(argv=None) -> int:
             run["compile_s"] = time.perf_counter() - started
             step(run)
         eager = {name: [] for name in runs}
-        for _ in range(args.repeat):
-            for name, run in runs.items():
-                run["times"].append(step(run))
-                eager[name].append(step(run, "eager"))
-    base = statistics.median(runs["no prior"]["times"])
-    base_eager = statistics.median(eager["no prior"])
-    print(f"| model | graphs | breaks | compile s | compiled step ms | × no prior | eager ms "
-          f"| × no prior |  (device {device}, T {args.T}, batch {args.batch}, "
-          f"torch {torch.__version__})")
+        order = list(runs)
+        for i in range(args.repeat):
+            for name in order if i % 2 == 0 else order[::-1]:  # alternate who goes first
+                runs[name]["times"].append(step(runs[name]))
+                eager[name].append(step(runs[name], "eager"))
+
+    def paired(a: list[float], b: list[float]) -> float:
+        """Median of the per-iteration ratios: each pair ran back to back, so drift cancels."""
+        return statistics.median(x / y for x, y in zip(a, b, strict=True))
+
+    base = runs["no prior"]["times"]
+    print(f"| model | graphs | breaks | compile s | compiled step ms (median / min) | × no prior "
+          f"| eager ms | × no prior |  (device {device}, T {args.T}, batch {args.batch}, "
+          f"{args.threads} thread(s), {args.repeat} pairs, torch {torch.__version__})")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, run in runs.items():
-        ms = statistics.median(run["times"])
-        ems = statistics.median(eager[name])
+        times = run["times"]
         label = name if name == "no prior" else f"prior (rank {run['rank']})"
         print(f"| {label} | {run['graphs']} | {run['breaks']} | {run['compile_s']:.1f} | "
-              f"{ms * 1e3:.1f} | {ms / base:.2f} | {ems * 1e3:.1f} | {ems / base_eager:.2f} |")
+              f"{statistics.median(times) * 1e3:.1f} / {min(times) * 1e3:.1f} | "
+              f"{paired(times, base):.2f} | {statistics.median(eager[name]) * 1e3:.1f} | "
+              f"{paired(eager[name], eager['no prior']):.2f} |")
     return 0
 
 

@@ -59,7 +59,9 @@ EDITS = (
                 "    rap_prior_len: int = 0  # RAP: L, recorded so checkpoints reload without the"
                 " file",
                 '    rap_prior_sha256: str = ""  # RAP: provenance, recorded at construction',
-                '    rap_prior_source: str = ""  # RAP: the artifact\'s source (JSON)')),
+                '    rap_prior_source: str = ""  # RAP: the artifact\'s source (JSON)',
+                "    rap_bos: int | None = None  # RAP: packed documents' BOS id; None:"
+                " $NANOCHAT_RAP_BOS")),
     Edit("attention signature",
          "    def forward(self, x, ve, cos_sin, window_size, kv_cache):\n"
          "        B, T, C = x.size()\n",
@@ -89,7 +91,8 @@ EDITS = (
                 "        if self.rap is not None:  # RAP: bias and gates from the file",
                 "            self.rap.init_weights()")),
     Edit("forward", "            x = block(x, ve, cos_sin, self.window_sizes[i], kv_cache)\n",
-         "            rap = self.rap.layer(i) if self.rap is not None else None  # RAP\n"
+         "            rap = self.rap.layer(i, idx if kv_cache is None else None)"
+         " if self.rap is not None else None  # RAP: packed rows\n"
          "            x = block(x, ve, cos_sin, self.window_sizes[i], kv_cache, rap)\n"),
     Edit("optimizer accounting",
          "        assert len(list(self.parameters())) == len(matrix_params) + ",

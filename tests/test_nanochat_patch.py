@@ -226,6 +226,14 @@ idx = torch.randint(0, 40, (2, 16))
 with torch.no_grad():
     assert torch.equal(again(idx), old(idx))
 new_ckpt = {"model": model.state_dict(), "config": dataclasses.asdict(model.config)}
+os.environ["NANOCHAT_RAP_BOS"] = "0"  # packed documents start with token 0
+packed = build()
+assert packed.rap.bos == 0 and packed.config.rap_bos == 0
+rows = torch.randint(1, 40, (2, 16))
+rows[:, [0, 7]] = 0
+with torch.no_grad():
+    assert (packed(rows) - model(rows)).abs().max() > 1e-4, "document positions reach the prior"
+del os.environ["NANOCHAT_RAP_BOS"]
 del os.environ["NANOCHAT_RAP_PRIOR"]
 assert reload(new_ckpt).rap is not None, "a checkpoint's config names its prior"
 assert build().rap is None
