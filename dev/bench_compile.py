@@ -87,7 +87,7 @@ def main(argv=None) -> int:
             compiled = torch.compile(model, dynamic=False)
             runs[name] = dict(model=compiled, opt=optimizer, graphs=report.graph_count,
                               breaks=report.graph_break_count, eager=model, times=[],
-                              rank=model.rap.rank if model.rap is not None else 0)
+                              rank=getattr(model.rap, "rank", "?") if model.rap is not None else 0)
 
         def step(run, which="model"):
             start = time.perf_counter()
