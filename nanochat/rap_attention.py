@@ -15,19 +15,24 @@ Design choices:
   exact numbers even if the file moves or changes) and the gates (n_layer, n_gate) — scalars, for
   an AdamW group, never Muon. nanochat builds models under the meta device, so the file is read
   in `init_weights()`, not in `__init__` (which only learns the size L).
-- Paths, one contract (`RapPrior.kernel` picks one; "auto" chooses by device and measurement):
+- Paths, one contract (`RapPrior.kernel` picks one; "auto" routes by what the bias touches):
     dense    SDPA with one float mask alpha*B + causal/window -inf, cast to q's dtype; never
-             together with is_causal. The reference path, and the one KV-cache steps use.
+             together with is_causal. The reference path; packed documents on CPU.
     lowrank  FlashBias: B = U V^T (rank <= number of votes). Append alpha*U*sqrt(D) to q and V to
              k and run the UNBIASED kernel with explicit scale 1/sqrt(D): exact up to float error,
-             and it keeps SDPA's is_causal fast path.
+             and it keeps SDPA's is_causal fast path (bf16/fp16: hi + lo halves). CPU training
+             and every KV-cache step (any prompt length, nothing compiled per length).
     split    L < T: causal queries before L only see keys before L, so the biased kernel runs on
-             the L x L corner and the unbiased kernel on the whole sequence; rows past L come from
-             the latter.
+             the L x L corner and the unbiased kernel (nanochat's own flash_attn inside a
+             checkout) on the whole sequence; rows past L come from the latter.
     flex     CUDA: FlexAttention with score_mod += alpha[h] * B[q, kv] and a block mask for
-             causal + window, built once per (T, window) and cached; compiled (rap_flex.py).
+             causal + window, built once per (T, window) and cached (rap_flex.py).
+- Compile-friendly: rank, factors and the inner path are derived when the bias arrives
+  (init_weights, state-dict load); forward reads attributes and buffers only (no graph breaks).
 - KV cache (prefill and decode) adds the bias rows B[pos:pos+Tq, :Tk], so generation sees exactly
   what training saw; once pos >= L the rows are zero and the unbiased path runs.
+- Packed rows (nanochat's BOS-aligned documents, `Documents`): the prior is indexed from each
+  document's start and is zero between documents.
 """
 
 from __future__ import annotations
