@@ -58,14 +58,19 @@ def _after(anchor: str, *lines: str) -> str:
 EDITS = (
     Edit("import", "from nanochat.flash_attention import flash_attn\n",
          _after("from nanochat.flash_attention import flash_attn\n",
-                "from nanochat.rap_attention import RapPrior, prior_from_env  # RAP prior")),
+                "from nanochat.rap_attention import RapPrior  # RAP prior")),
     Edit("config", '    window_pattern: str = "SSSL"\n',
          _after('    window_pattern: str = "SSSL"\n',
-                "    rap_prior: str = prior_from_env()  # RAP: rap_prior.pt ($NANOCHAT_RAP_PRIOR)",
+                "    rap_prior: str | None = None  # RAP: rap_prior.pt; None: $NANOCHAT_RAP_PRIOR"
+                " when the model is built",
                 "    rap_alpha_init: float | None = None  # RAP: overrides the file's alpha_init",
                 "    rap_alpha_per_head: bool = False  # RAP: one gate per head, not per layer",
                 "    rap_prior_len: int = 0  # RAP: L, recorded so checkpoints reload without the"
-                " file")),
+                " file",
+                '    rap_prior_sha256: str = ""  # RAP: provenance, recorded at construction',
+                '    rap_prior_source: str = ""  # RAP: the artifact\'s source (JSON)',
+                "    rap_bos: int | None = None  # RAP: packed documents' BOS id; None:"
+                " $NANOCHAT_RAP_BOS")),
     Edit("attention signature",
          "    def forward(self, x, ve, cos_sin, window_size, kv_cache):\n"
          "        B, T, C = x.size()\n",
@@ -89,13 +94,14 @@ EDITS = (
                 "        # RAP: one shared prior buffer + gates (n_layer, 1 or n_head); None when"
                 " off.",
                 "        # Meta-safe: only the size is read here, the numbers in init_weights()",
-                "        self.rap = RapPrior.from_config(config)")),
+                "        self.rap = RapPrior.from_config(config, self)")),
     Edit("init_weights", "        self.cos, self.sin = cos, sin\n",
          _after("        self.cos, self.sin = cos, sin\n",
                 "        if self.rap is not None:  # RAP: bias and gates from the file",
                 "            self.rap.init_weights()")),
     Edit("forward", "            x = block(x, ve, cos_sin, self.window_sizes[i], kv_cache)\n",
-         "            rap = self.rap.layer(i) if self.rap is not None else None  # RAP\n"
+         "            rap = self.rap.layer(i, idx if kv_cache is None else None)"
+         " if self.rap is not None else None  # RAP: packed rows\n"
          "            x = block(x, ve, cos_sin, self.window_sizes[i], kv_cache, rap)\n"),
     Edit("optimizer accounting",
          "        assert len(list(self.parameters())) == len(matrix_params) + ",

@@ -245,7 +245,8 @@ def train(args, rank, world, device, say) -> int:
     val_loss, val_acc = evaluate(model, idx[n_train:], targets[n_train:], label_base)
     result = {"steps": args.steps, "world": world, "prior": args.prior, "val_loss": val_loss,
               "val_acc": val_acc, "elapsed_s": round(elapsed, 2), "gate_spread": spread,
-              "alpha": model.rap.alpha.detach().cpu().tolist() if model.rap is not None else None}
+              "alpha": model.rap.alpha.detach().cpu().tolist() if model.rap is not None else None,
+              **(model.rap.gate_log() if model.rap is not None else {})}
     say(f"done in {elapsed:.1f} s  val acc {val_acc:.3f}  gates in sync across {world} rank(s): "
         f"max difference {spread:.1e}")
     if rank == 0 and args.json:
@@ -259,10 +260,10 @@ def train(args, rank, world, device, say) -> int:
 
 
 def gates(model) -> str:
+    """The per-layer gates as logged: `rap/alpha/l{i}` (RapPrior.gate_log), or "no prior"."""
     if model.rap is None:
         return "no prior"
-    alpha = model.rap.alpha.detach().cpu()
-    return "alpha " + " ".join(f"{row.mean().item():+.3f}" for row in alpha)
+    return "  ".join(f"{key} {value:+.3f}" for key, value in model.rap.gate_log().items())
 
 
 def gate_spread(model, world: int) -> float:
