@@ -19,7 +19,9 @@ Design choices:
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +35,9 @@ from rap_core.ranges import Ranges, indicators, ranges_from_rectifier
 FIT_FORMAT = "rap-studio-fit"
 FIT_VERSION = 1
 INTERCEPT_POLICIES = ("mofk", "mean", "maxj")
+SOLVERS = ("cd", "fista", "hybrid")  # cutlass's L1 solvers (docs/BENCHMARKS.md, "Fit")
+BACKENDS = ("cpu", "cuda", "auto")
+DTYPES = ("float64",)  # cutlass 0.9 computes in float64 only (CPU and CUDA)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,10 @@ class FitParams:
     snap: float = 0.001
     logic_polish: bool = True
     random_state: int = 42
+    solver: str = "fista"  # 10-40x faster than cd, same rule: docs/BENCHMARKS.md, "Fit"
+    backend: str = "cpu"
+    n_jobs: int | None = None  # None: cutlass's choice, min(cv, cores - 1) CV worker processes
+    dtype: str = "float64"
 
     def __post_init__(self) -> None:
         # 10 and 10.0 are the same K: coerce so equal parameters give equal cache keys.
@@ -93,6 +102,16 @@ class FitParams:
             raise bad("logic_polish", "true or false", self.logic_polish)
         if not _is_int(self.random_state):
             raise bad("random_state", "a whole number", self.random_state)
+        if self.solver not in SOLVERS:
+            raise bad("solver", "one of " + ", ".join(SOLVERS) + " (fista is the fast default)",
+                      self.solver)
+        if self.backend not in BACKENDS:
+            raise bad("backend", "one of " + ", ".join(BACKENDS), self.backend)
+        if self.n_jobs is not None and (not _is_int(self.n_jobs) or self.n_jobs < 1):
+            raise bad("n_jobs", "empty (cutlass's choice) or a whole number >= 1 "
+                      "(cross-validation worker processes)", self.n_jobs)
+        if self.dtype not in DTYPES:
+            raise bad("dtype", "float64 (the only precision cutlass 0.9 supports)", self.dtype)
         return self
 
 
@@ -106,13 +125,21 @@ def _is_real(value) -> bool:
 
 @dataclass(frozen=True)
 class FitProgress:
-    """One progress event: cutlass's phase, its step count, and the time since the fit began."""
+    """One progress event: cutlass's phase, its step count, and the time since the fit began.
+
+    cutlass 0.9 reports per fold and per C (`fold`, `c_index`, completed of cv x Cs paths) only
+    on its CUDA backend; on the CPU it reports phase boundaries (input_validation, cv_path once
+    all folds are done, final_refit, complete), so a display ticks its own clock in between.
+    """
 
     phase: str
     completed: int
     total: int
     elapsed_s: float
     message: str = ""
+    fold: int | None = None
+    c_index: int | None = None
+    backend: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,20 +256,17 @@ def run_fit(dataset, params: FitParams | None = None, *, progress: ProgressFn | 
         logic_polish=params.logic_polish, logic_intercept=params.intercept, logic_m=params.m,
         logic_scale=float(params.K), logic_plot=False, Cs=int(params.Cs), cv=int(params.cv),
         sdfilter=params.sdfilter, snap=params.snap, random_state=int(params.random_state),
-        verbose=False)
+        solver=params.solver, backend=params.backend, dtype=params.dtype, verbose=False)
 
     def on_progress(event: dict) -> None:
         if progress is not None:
-            progress(FitProgress(phase=str(event.get("phase", "")),
-                                 completed=int(event.get("completed", 0)),
-                                 total=int(event.get("total", 1)),
-                                 elapsed_s=float(event.get("elapsed_seconds", 0.0)),
-                                 message=str(event.get("message", "") or "")))
+            progress(progress_from_cutlass(event))
 
     started = time.perf_counter()
     try:
-        model.fit(dataset.frame(), dataset.y, progress_callback=on_progress,
-                  cancel_callback=cancel)
+        with _cv_workers(params.n_jobs):
+            model.fit(dataset.frame(), dataset.y, progress_callback=on_progress,
+                      cancel_callback=cancel)
     except cutlass.FitCancelledError:
         raise FitCancelled() from None
     except (ValueError, RuntimeError, FloatingPointError) as exc:
@@ -251,6 +275,152 @@ def run_fit(dataset, params: FitParams | None = None, *, progress: ProgressFn | 
     finally:
         _close_figures(model)
     return fit_from_model(model, dataset, params, elapsed_s=time.perf_counter() - started)
+
+
+def progress_from_cutlass(event: dict) -> FitProgress:
+    """cutlass's progress dict (cutlass.FitProgress.to_dict()) as our FitProgress."""
+    def optional_int(value):
+        return None if value is None else int(value)
+
+    return FitProgress(phase=str(event.get("phase", "")),
+                       completed=int(event.get("completed", 0)),
+                       total=int(event.get("total", 1)),
+                       elapsed_s=float(event.get("elapsed_seconds", 0.0)),
+                       message=str(event.get("message", "") or ""),
+                       fold=optional_int(event.get("fold")),
+                       c_index=optional_int(event.get("c_index")),
+                       backend=str(event.get("backend", "") or ""))
+
+
+_CV_WORKERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _cv_workers(n_jobs: int | None):
+    """Give cutlass's cross-validation `n_jobs` worker processes for one fit.
+
+    cutlass 0.9's `CutlassLogisticCV` takes `n_jobs`, but `CutlassClassifier` has no such
+    parameter and builds its `CutlassLogisticCV(n_jobs=-1, ...)` inside `fit`. So for the length
+    of the fit, `cutlass.model` sees a subclass that passes ours instead; the lock keeps two
+    in-process fits from swapping it under each other. None leaves cutlass's own choice.
+    """
+    if n_jobs is None:
+        yield
+        return
+    import cutlass.model
+
+    with _CV_WORKERS_LOCK:
+        base = cutlass.model.CutlassLogisticCV
+
+        class WithWorkers(base):
+            def __init__(self, *args, **kwargs):
+                kwargs["n_jobs"] = int(n_jobs)
+                super().__init__(*args, **kwargs)
+
+        cutlass.model.CutlassLogisticCV = WithWorkers
+        try:
+            yield
+        finally:
+            cutlass.model.CutlassLogisticCV = base
+
+
+# -- before and during a fit -------------------------------------------------------------
+
+# Seconds per unit of cutlass's work estimate (rows x features x folds x Cs) on one core of the
+# 2-core reference box, CPU backend, fitted to dev/bench_fit.py's table (docs/BENCHMARKS.md).
+# cd's time depends on the data far more than the others' (how many features stay active along
+# the C path), so its estimate is a typical value, not a bound.
+SECONDS_PER_WORK = {"cd": 2.0e-6, "fista": 1.2e-8, "hybrid": 1.4e-7}
+STARTUP_S = 1.5  # child process, imports, Rectifier and logic polish on a small table
+SLOW_FIT_S = 10.0
+PHASES = {"final_refit": "final refit", "host_to_device": "copying to the GPU",
+          "backend_resolution": "choosing a backend"}
+
+
+def estimate_fit_seconds(n_rows: int, n_features: int, params: FitParams) -> float:
+    """A rough wall-time estimate of a CPU fit (cutlass's `estimate_work` x measured rates)."""
+    from cutlass._backend import estimate_work  # cutlass's own cost model (pinned to 0.9)
+
+    work = estimate_work(n_rows, n_features, params.cv, params.Cs, "l1")
+    return STARTUP_S + SECONDS_PER_WORK[params.solver] * work
+
+
+def slow_fit_warning(n_rows: int, n_features: int, params: FitParams, *,
+                     options: str = "cli") -> str | None:
+    """One line when a fit is estimated to take more than SLOW_FIT_S, saying how to speed it up
+    (as command-line options, or as the TUI's fit options with `options="tui"`)."""
+    estimate = estimate_fit_seconds(n_rows, n_features, params)
+    if estimate <= SLOW_FIT_S:
+        return None
+    faster = []
+    if params.solver != "fista":
+        faster.append(("solver", "fista"))
+    if params.Cs > 8:
+        faster.append(("Cs", 8))
+    if params.cv > 2:
+        faster.append(("cv", 2))
+    if options == "cli":
+        how = " or ".join(f"--{name} {value}" for name, value in faster) or "a smaller table"
+    else:
+        how = ("escape, then refit with " + ", ".join(f"{name} {value}" for name, value in faster)
+               if faster else "a smaller table")
+    return (f"this fit ({n_rows:,} rows x {n_features:,} features, solver {params.solver}, "
+            f"Cs {params.Cs}, cv {params.cv}) may take about {format_seconds(estimate)}; "
+            f"faster: {how}")
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+    return f"{seconds / 3600:.1f} h"
+
+
+def progress_text(event: FitProgress) -> str:
+    """What is running now, in words, after `event` (e.g. "cross-validation 12/45").
+
+    cutlass's CPU backend announces a phase as it starts and reports the CV path only when
+    every fold is done, so the event that opens a fit (input_validation, a few milliseconds) is
+    followed by the whole cross-validation; and the logic polish runs after "complete".
+    """
+    phase = event.phase
+    if phase == "input_validation":
+        return "cross-validation"
+    if phase == "cv_path":
+        if event.fold is None and event.completed >= event.total:
+            return "cross-validation done"
+        text = f"cross-validation {event.completed}/{event.total}"
+        if event.fold is not None:
+            text += f" (fold {event.fold + 1}"
+            text += f", C {event.c_index + 1})" if event.c_index is not None else ")"
+        return text
+    if phase == "complete":
+        return "logic polish"
+    return PHASES.get(phase, phase.replace("_", " "))
+
+
+def check_backend(params: FitParams) -> str | None:
+    """Before any slow work: can `params.backend` run here?
+
+    cpu: nothing to check. auto without a usable CUDA GPU: a one-line note (cutlass then fits on
+    the CPU). cuda without one: RapError saying what to do, rather than cutlass's silent
+    fallback to the CPU after the data has been loaded.
+    """
+    if params.backend == "cpu":
+        return None
+    import cutlass
+
+    status = cutlass.probe_backend("cuda")
+    if status.available:
+        return None
+    reason = (status.error_message or status.error_code or "no CUDA device").rstrip(".")
+    if params.backend == "auto":
+        return f"backend auto: no usable CUDA GPU here ({reason}); fitting on the CPU"
+    raise RapError(f"backend cuda: no usable CUDA GPU here ({reason}); install "
+                   f"rap-studio[cuda12] on a machine with an NVIDIA GPU, or use --backend cpu "
+                   f"or --backend auto")
 
 
 def _close_figures(model) -> None:

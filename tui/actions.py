@@ -44,7 +44,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("focus_filter", "slash", "Filter", "Filter features by name (opens Ranges)"),
     Action("toggle_layout", "l", "Layout", "Switch the prior layout: features / lags",
            footer=True),
-    Action("cancel_fit", "escape", "Cancel fit", "Cancel the running fit"),
+    # Shown in the footer only while a fit runs / after one stopped (RapStudioApp.check_action).
+    Action("cancel_fit", "escape", "Cancel fit", "Cancel the running fit", footer=True),
+    Action("refit", "ctrl+r", "Refit…", "Fit again after a cancel or failure, with new options",
+           footer=True),
     Action("quit", "ctrl+q", "Quit", "Save the session and quit", footer=True, priority=True),
 )
 

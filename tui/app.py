@@ -21,6 +21,7 @@ import gc
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 from rich.text import Text
@@ -35,6 +36,7 @@ from tui.screens.modals import (
     ConfirmScreen,
     ErrorScreen,
     ExportScreen,
+    FitOptionsScreen,
     HelpScreen,
     MessageScreen,
     ValueScreen,
@@ -84,6 +86,9 @@ class RapStudioApp(App):
         self.restored = 0
         self.export_path = "rap_prior.pt"
         self._cancel = threading.Event()
+        self.fit_phase = ""
+        self._fit_started: float | None = None
+        self._fit_estimate: float | None = None
         self._exporting = False
         self._left = "rules"
         self.active_tab = "rules"
@@ -105,6 +110,7 @@ class RapStudioApp(App):
         if self.deterministic:  # snapshots: no blinking cursor
             self.query_one("#range-filter").cursor_blink = False
         self._arrange()
+        self._ticker = self.set_interval(0.5, self._tick, pause=True)
         self._install_signal_handlers()
         # Paint the shell first: the loader thread competes for the GIL (pandas, the CSV), and a
         # terminal that shows something at once reads as responsive.
@@ -142,28 +148,60 @@ class RapStudioApp(App):
         self.query_one(Tabs).active = name
         self._activate(name)  # now, not when the message arrives: the next key goes there
 
-    # -- loading ----------------------------------------------------------------------------
+    # -- loading and fitting -----------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
         from rap_core.dataset import load_dataset
         from rap_core.demo import demo_path
-        from rap_core.fit import FitParams, cached_fit, load_or_fit
+        from rap_core.fit import FitParams, check_backend
+
+        try:
+            params = (self.params or FitParams()).validate()
+            backend_note = check_backend(params)  # before the data: a second, not a fit
+            path = demo_path() if self.data_path is None else Path(self.data_path)
+            dataset = load_dataset(path, target=self.target, cv=params.cv)
+            self.call_from_thread(self._dataset_loaded, dataset, backend_note)
+        except RapError as exc:
+            self.call_from_thread(self._show_error, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
+            message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
+            self.call_from_thread(self._show_error, message)
+            return
+        self._fit_in_worker(dataset, params)
+
+    @work(thread=True, exclusive=True, group="load")
+    def _refit(self, params) -> None:
+        from rap_core.fit import check_backend
+
+        try:
+            note = check_backend(params)
+        except RapError as exc:
+            self.call_from_thread(self._fit_failed, str(exc))
+            return
+        if note:
+            self.call_from_thread(self.notify, note, title="backend", timeout=8)
+        self._fit_in_worker(self.dataset, params)
+
+    def _fit_in_worker(self, dataset, params) -> None:
+        """Bundled/cached fit at once; else a provisional preview while cutlass fits (in this
+        worker thread). A cancel or a failed fit leaves the preview and offers a refit."""
+        from rap_core.fit import cached_fit, estimate_fit_seconds, load_or_fit, slow_fit_warning
         from rap_core.ranges import rectify
         from rap_core.session import default_session_path
         from rap_core.studio import Studio
 
         try:
-            path = demo_path() if self.data_path is None else Path(self.data_path)
-            dataset = load_dataset(path, target=self.target)
-            params = self.params or FitParams()
-            self.call_from_thread(self._dataset_loaded, dataset)
             session_path = self.session_arg or default_session_path(dataset.sha256)
             fit = cached_fit(dataset, params)
             if fit is not None:
                 studio = Studio.from_fit(dataset, fit, session_path=session_path)
             else:
                 provisional = Studio.provisional(dataset, rectify(dataset, params))
-                self.call_from_thread(self._install, provisional, "fitting")
+                estimate = estimate_fit_seconds(dataset.n_rows, dataset.n_features, params)
+                warning = slow_fit_warning(dataset.n_rows, dataset.n_features, params,
+                                           options="tui")
+                self.call_from_thread(self._fitting, provisional, params, estimate, warning)
                 fit_fn = self.fit_fn or load_or_fit
                 fit = fit_fn(dataset, params, progress=self._progress_from_thread,
                              cancel=self._cancel.is_set)
@@ -172,31 +210,64 @@ class RapStudioApp(App):
         except FitCancelled:
             self.call_from_thread(self._fit_cancelled)
         except RapError as exc:
-            self.call_from_thread(self._show_error, str(exc))
+            self.call_from_thread(self._fit_failed, str(exc))
         except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
             message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
-            self.call_from_thread(self._show_error, message)
+            self.call_from_thread(self._fit_failed, message)
 
-    def _dataset_loaded(self, dataset) -> None:
+    def _dataset_loaded(self, dataset, backend_note: str | None = None) -> None:
         self.dataset = dataset
         for note in dataset.notes:
             self.notify(note, title="data", timeout=8)
+        if backend_note:
+            self.notify(backend_note, title="backend", timeout=8)
         self._status()
+
+    def _fitting(self, provisional, params, estimate: float, warning: str | None) -> None:
+        self.params = params
+        self.fit_phase = "starting"
+        self._fit_started = time.monotonic()
+        self._fit_estimate = estimate
+        self._install(provisional, "fitting")
+        if warning:
+            self.notify(warning, title="slow fit", severity="warning", timeout=15)
+        if not self.deterministic:  # snapshots: no clock on screen
+            self._ticker.resume()
 
     def _progress_from_thread(self, event) -> None:
         self.call_from_thread(self._progress, event)
 
     def _progress(self, event) -> None:
-        step = f" {event.completed}/{event.total}" if event.total else ""
-        elapsed = "" if self.deterministic else f" ({event.elapsed_s:.1f} s)"
-        self.fit_status = f"fitting: {event.phase}{step}{elapsed} — escape cancels"
+        from rap_core.fit import progress_text
+
+        self.fit_phase = progress_text(event)
         self._status()
+
+    def _tick(self) -> None:
+        if self.state == "fitting":
+            self._status()
+        else:
+            self._ticker.pause()
+
+    def _fit_status_text(self) -> str:
+        """`fitting 12 s of ~40 s · cross-validation · esc cancels` (≤ 80 columns)."""
+        from rap_core.fit import format_seconds
+
+        if self.state != "fitting":
+            return self.fit_status
+        clock = ""
+        if not self.deterministic and self._fit_started is not None:
+            elapsed = time.monotonic() - self._fit_started
+            estimate = self._fit_estimate or 0.0
+            clock = (f" {format_seconds(elapsed)} of ~{format_seconds(estimate)}"
+                     if elapsed <= estimate else
+                     f" {format_seconds(elapsed)} (estimated ~{format_seconds(estimate)})")
+        return f"fitting{clock} · {self.fit_phase} · esc cancels"
 
     def _install(self, studio, state: str, restored: int = 0) -> None:
         self.studio = studio
         self.state = state
-        if state == "fitting":
-            self.fit_status = "fitting… (provisional preview: every range votes) — escape cancels"
+        self.refresh_bindings()
         self.query_one(RangesPane).load(studio)
         self.query_one(RulesPane).load(studio)
         self.query_one(PriorPane).load(studio)
@@ -214,8 +285,20 @@ class RapStudioApp(App):
 
     def _fit_cancelled(self) -> None:
         self.state = "provisional"
-        self.fit_status = "fit cancelled — provisional preview only; relaunch to fit"
-        self.notify("fit cancelled; nothing was saved", severity="warning")
+        self.refresh_bindings()
+        self.fit_status = "fit cancelled · provisional preview · ctrl+r refits"
+        self.notify("fit cancelled; nothing was saved. ctrl+r refits (with new options)",
+                    severity="warning")
+        self._status()
+
+    def _fit_failed(self, message: str) -> None:
+        if self.studio is None:  # nothing on screen yet: nothing to refit from
+            self._show_error(message)
+            return
+        self.state = "provisional"
+        self.refresh_bindings()
+        self.fit_status = "fit failed · provisional preview · ctrl+r refits"
+        self.notify(message, title="fit failed", severity="error", timeout=20)
         self._status()
 
     def _show_error(self, message: str) -> None:
@@ -225,8 +308,42 @@ class RapStudioApp(App):
     def action_cancel_fit(self) -> None:
         if self.state in ("loading", "fitting"):
             self._cancel.set()
+            self.fit_phase = "cancelling"
             self.fit_status = "cancelling the fit…"
             self._status()
+
+    def action_refit(self) -> None:
+        """After a cancelled or failed fit: edit the fit options, then fit again."""
+        from rap_core.fit import FitParams
+
+        if self.state != "provisional" or self.dataset is None:
+            reason = {"fitting": "a fit is running (escape cancels it)",
+                      "loading": "the data is still loading"}.get(
+                self.state, "the fit has finished")
+            self.notify(f"refit is for a cancelled or failed fit; {reason}")
+            return
+
+        def chosen(params) -> None:
+            if params is None:
+                return
+            self._cancel = threading.Event()
+            self.state = "fitting"
+            self.fit_phase = "starting"
+            self._fit_started, self._fit_estimate = time.monotonic(), None
+            self.refresh_bindings()
+            self._status()
+            self._refit(params)
+
+        self.push_screen(FitOptionsScreen(self.params or FitParams()), chosen)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        """Show (and enable) `escape` only while a fit runs, the refit key only after one
+        stopped; every other action always."""
+        if action == "cancel_fit":
+            return self.state in ("loading", "fitting")
+        if action == "refit":
+            return self.state == "provisional"
+        return True
 
     # -- editing ----------------------------------------------------------------------------
     def _editable(self) -> bool:
@@ -298,12 +415,16 @@ class RapStudioApp(App):
     def _status(self) -> None:
         text = Text()
         text.append("RAP Studio", style="bold")
-        if self.dataset is not None:
+        # While a fit runs its progress needs the room (80 columns): the data is named again
+        # once it is done.
+        fitting = self.state in ("fitting", "provisional") and self.size.width < 120
+        if self.dataset is not None and not fitting:
             d = self.dataset
             text.append(f" · {d.name} · {d.n_rows} rows · {d.n_features} features")
         studio = self.studio
-        if self.state in ("fitting", "provisional", "loading") and self.fit_status:
-            text.append(" · " + self.fit_status, style="yellow")
+        if self.state == "fitting" or (self.state in ("provisional", "loading")
+                                       and self.fit_status):
+            text.append(" · " + self._fit_status_text(), style="yellow")
         elif studio is not None and studio.fit is not None:
             n = len(studio.edits)
             text.append(f" · fit k={studio.fit.k_chosen}")
