@@ -326,12 +326,13 @@ def _cv_workers(n_jobs: int | None):
 
 # -- before and during a fit -------------------------------------------------------------
 
-# Seconds per unit of cutlass's work estimate (rows x features x folds x Cs) on one core of the
-# 2-core reference box, CPU backend, fitted to dev/bench_fit.py's table (docs/BENCHMARKS.md).
-# cd's time depends on the data far more than the others' (how many features stay active along
-# the C path), so its estimate is a typical value, not a bound.
-SECONDS_PER_WORK = {"cd": 2.0e-6, "fista": 1.2e-8, "hybrid": 1.4e-7}
-STARTUP_S = 1.5  # child process, imports, Rectifier and logic polish on a small table
+# Seconds per unit of cutlass's work estimate (rows x features x folds x Cs) on the 2-core
+# reference box, CPU backend, from dev/bench_fit.py's table (docs/BENCHMARKS.md, "Fit"): fista
+# 0.9-1.3e-8 on the larger AND sets; cd 0.15-1.2e-6 (its time depends on the data far more: how
+# many features stay active along the C path), hybrid as fista plus a CD refit with a heavy tail.
+# An estimate to warn and to show progress against, not a bound.
+SECONDS_PER_WORK = {"cd": 1.0e-6, "fista": 1.2e-8, "hybrid": 2.0e-8}
+STARTUP_S = 1.0  # child process start, imports, Rectifier and logic polish on a small table
 SLOW_FIT_S = 10.0
 PHASES = {"final_refit": "final refit", "host_to_device": "copying to the GPU",
           "backend_resolution": "choosing a backend"}
