@@ -3,6 +3,7 @@
     python dev/bench_fit.py                 # the full grid (~15 min on the 2-core box)
     python dev/bench_fit.py --quick         # demo shape only, fista + hybrid (CI smoke, ~30 s)
     python dev/bench_fit.py --json out.jsonl --timeout 120
+    python dev/bench_fit.py --shapes 20000x2000 --solvers fista hybrid   # rerun a part
 
 Every run is one `rap_core.fit.run_fit` in a child process (as `rap` and `rap-studio` run it),
 stopped through the fit's own cancel after `--timeout` seconds (recorded "> T s"). Each dataset is
@@ -197,6 +198,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write JSON lines here")
     parser.add_argument("--Cs", type=int, default=15)
     parser.add_argument("--cv", type=int, default=3)
+    parser.add_argument("--shapes", nargs="*", default=None, metavar="ROWSxFEATURES",
+                        help="only these shapes, e.g. 20000x2000 (569x30 = the real table)")
+    parser.add_argument("--solvers", nargs="*", default=None, choices=SOLVERS,
+                        help="only these solvers")
     parser.add_argument("--n-jobs", type=int, default=None,
                         help="cutlass CV worker processes (default: cutlass's choice)")
     args = parser.parse_args()
@@ -231,6 +236,12 @@ def main() -> int:
     print("| shape | rule | solver | wall s | fit s | L1 nnz | votes | held-out J | held-out AUC "
           "| =cd (rows agreeing) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    if args.shapes is not None:
+        wanted = {shape.replace(",", "").replace(" ", "") for shape in args.shapes}
+        cases = [c for c in cases if c[0].replace(",", "").replace(" ", "") in wanted]
+    if args.solvers is not None:
+        cases = [c[:4] + (tuple(s for s in c[4] if s in args.solvers
+                                or (s == "cd-skip" and "cd" in args.solvers)),) for c in cases]
     out = args.json.open("w") if args.json else None
     for label, kind, frame, truth, solvers in cases:
         train_frame, test_frame = split(frame)
