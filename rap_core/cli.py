@@ -109,7 +109,8 @@ def _fit_params(args):
 def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features"):
     """Load data, fit (cached), and open a Studio with the session's edits replayed."""
     from rap_core.dataset import load_dataset
-    from rap_core.fit import cached_fit, check_backend, load_or_fit, slow_fit_warning
+    from rap_core.fit import cached_fit, load_or_fit
+    from rap_core.fit_speed import check_backend, slow_fit_warning
 
     # Parameters first, then the data, before any fitting: a bad option or column should cost a
     # second, not a fit.
@@ -149,7 +150,7 @@ def _progress_printer():
     last = {"phase": None}
 
     def show(event) -> None:
-        from rap_core.fit import progress_text
+        from rap_core.fit_speed import progress_text
 
         if event.phase != last["phase"] or event.fold is not None:
             last["phase"] = event.phase

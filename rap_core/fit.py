@@ -12,6 +12,13 @@ Design choices:
   between its phases (validation, CV path, final refit), so `load_or_fit` runs it in a child
   process (`rap_core.fit_process`) that a cancel stops at once; the caller sees `FitCancelled`
   and nothing is cached.
+- cutlass's own speed knobs, not a re-implementation: `solver` (default `fista`: the same rule
+  as cutlass's default `cd` on every synthetic benchmark set where both finish, 6-30x faster;
+  docs/BENCHMARKS.md, "Fit"), `backend` (cpu / cuda / auto, checked by
+  `fit_speed.check_backend` before any slow work), `n_jobs` (CV worker processes) and `dtype`.
+  All are FitParams fields, so they are in the cache key.
+- Progress: cutlass's events become `FitProgress` (fold and C included, on CUDA);
+  `rap_core.fit_speed` says what is running, how long a fit may take, and checks the backend.
 - cutlass runs quietly (verbose=False, no plots); any figure it opens is closed, so a long-lived
   app does not accumulate matplotlib state.
 - cutlass's CV uses a process pool (fork on Linux); it is safe to call from a worker thread.
@@ -42,7 +49,7 @@ DTYPES = ("float64",)  # cutlass 0.9 computes in float64 only (CPU and CUDA)
 
 @dataclass(frozen=True)
 class FitParams:
-    """The knobs of one fit; defaults match the bundled demo fit."""
+    """The knobs of one fit; defaults match the bundled demo fit (dev/make_demo.py --fit)."""
 
     Cs: int = 15
     cv: int = 3
@@ -53,7 +60,7 @@ class FitParams:
     snap: float = 0.001
     logic_polish: bool = True
     random_state: int = 42
-    solver: str = "fista"  # 10-40x faster than cd, same rule: docs/BENCHMARKS.md, "Fit"
+    solver: str = "fista"  # 6-30x faster than cd, same rule: docs/BENCHMARKS.md, "Fit"
     backend: str = "cpu"
     n_jobs: int | None = None  # None: cutlass's choice, min(cv, cores - 1) CV worker processes
     dtype: str = "float64"
@@ -322,106 +329,6 @@ def _cv_workers(n_jobs: int | None):
             yield
         finally:
             cutlass.model.CutlassLogisticCV = base
-
-
-# -- before and during a fit -------------------------------------------------------------
-
-# Seconds per unit of cutlass's work estimate (rows x features x folds x Cs) on the 2-core
-# reference box, CPU backend, from dev/bench_fit.py's table (docs/BENCHMARKS.md, "Fit"): fista
-# 0.9-1.3e-8 on the larger AND sets; cd 0.15-1.2e-6 (its time depends on the data far more: how
-# many features stay active along the C path), hybrid as fista plus a CD refit with a heavy tail.
-# An estimate to warn and to show progress against, not a bound.
-SECONDS_PER_WORK = {"cd": 1.0e-6, "fista": 1.2e-8, "hybrid": 2.0e-8}
-STARTUP_S = 1.0  # child process start, imports, Rectifier and logic polish on a small table
-SLOW_FIT_S = 10.0
-PHASES = {"final_refit": "final refit", "host_to_device": "copying to the GPU",
-          "backend_resolution": "choosing a backend"}
-
-
-def estimate_fit_seconds(n_rows: int, n_features: int, params: FitParams) -> float:
-    """A rough wall-time estimate of a CPU fit (cutlass's `estimate_work` x measured rates)."""
-    from cutlass._backend import estimate_work  # cutlass's own cost model (pinned to 0.9)
-
-    work = estimate_work(n_rows, n_features, params.cv, params.Cs, "l1")
-    return STARTUP_S + SECONDS_PER_WORK[params.solver] * work
-
-
-def slow_fit_warning(n_rows: int, n_features: int, params: FitParams, *,
-                     options: str = "cli") -> str | None:
-    """One line when a fit is estimated to take more than SLOW_FIT_S, saying how to speed it up
-    (as command-line options, or as the TUI's fit options with `options="tui"`)."""
-    estimate = estimate_fit_seconds(n_rows, n_features, params)
-    if estimate <= SLOW_FIT_S:
-        return None
-    faster = []
-    if params.solver != "fista":
-        faster.append(("solver", "fista"))
-    if params.Cs > 8:
-        faster.append(("Cs", 8))
-    if params.cv > 2:
-        faster.append(("cv", 2))
-    if options == "cli":
-        how = " or ".join(f"--{name} {value}" for name, value in faster) or "a smaller table"
-    else:
-        how = ("escape, then refit with " + ", ".join(f"{name} {value}" for name, value in faster)
-               if faster else "a smaller table")
-    return (f"this fit ({n_rows:,} rows x {n_features:,} features, solver {params.solver}, "
-            f"Cs {params.Cs}, cv {params.cv}) may take about {format_seconds(estimate)}; "
-            f"faster: {how}")
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
-    return f"{seconds / 3600:.1f} h"
-
-
-def progress_text(event: FitProgress) -> str:
-    """What is running now, in words, after `event` (e.g. "cross-validation 12/45").
-
-    cutlass's CPU backend announces a phase as it starts and reports the CV path only when
-    every fold is done, so the event that opens a fit (input_validation, a few milliseconds) is
-    followed by the whole cross-validation; and the logic polish runs after "complete".
-    """
-    phase = event.phase
-    if phase == "input_validation":
-        return "cross-validation"
-    if phase == "cv_path":
-        if event.fold is None and event.completed >= event.total:
-            return "cross-validation done"
-        text = f"cross-validation {event.completed}/{event.total}"
-        if event.fold is not None:
-            text += f" (fold {event.fold + 1}"
-            text += f", C {event.c_index + 1})" if event.c_index is not None else ")"
-        return text
-    if phase == "complete":
-        return "logic polish"
-    return PHASES.get(phase, phase.replace("_", " "))
-
-
-def check_backend(params: FitParams) -> str | None:
-    """Before any slow work: can `params.backend` run here?
-
-    cpu: nothing to check. auto without a usable CUDA GPU: a one-line note (cutlass then fits on
-    the CPU). cuda without one: RapError saying what to do, rather than cutlass's silent
-    fallback to the CPU after the data has been loaded.
-    """
-    if params.backend == "cpu":
-        return None
-    import cutlass
-
-    status = cutlass.probe_backend("cuda")
-    if status.available:
-        return None
-    reason = (status.error_message or status.error_code or "no CUDA device").rstrip(".")
-    if params.backend == "auto":
-        return f"backend auto: no usable CUDA GPU here ({reason}); fitting on the CPU"
-    raise RapError(f"backend cuda: no usable CUDA GPU here ({reason}); install "
-                   f"rap-studio[cuda12] on a machine with an NVIDIA GPU, or use --backend cpu "
-                   f"or --backend auto")
 
 
 def _close_figures(model) -> None:

@@ -17,13 +17,11 @@ from rap_core.fit import (
     FitParams,
     FitProgress,
     cached_fit,
-    check_backend,
     progress_from_cutlass,
-    progress_text,
     run_fit,
-    slow_fit_warning,
     store_fit,
 )
+from rap_core.fit_speed import check_backend, progress_text, slow_fit_warning
 
 SMALL = FitParams(Cs=5)
 

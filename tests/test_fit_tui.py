@@ -70,9 +70,7 @@ def test_progress_is_readable_at_80_columns_and_escape_is_in_the_footer(small_cs
             assert "cancel_fit" in footer_actions(app)
             assert "refit" not in footer_actions(app)
             await pilot.press("escape")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            assert app.state == "provisional"
+            await until(pilot, lambda: app.state == "provisional", "the cancel")
             assert "fit cancelled" in status(app) and "ctrl+r refits" in status(app)
             assert "cancel_fit" not in footer_actions(app)
             assert "refit" in footer_actions(app)
@@ -91,9 +89,7 @@ def test_refit_after_cancel_with_new_options(small_csv):
             header = str(app.query_one("#metrics").render()).splitlines()[0]
             assert "provisional" in header and "fitted" not in header
             await pilot.press("escape")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            assert app.state == "provisional"
+            await until(pilot, lambda: app.state == "provisional", "the cancel")
 
             await pilot.press("ctrl+r")
             await until(pilot, lambda: isinstance(app.screen, FitOptionsScreen), "the dialog")

@@ -2,8 +2,9 @@
 
 Flow: a thread worker loads the dataset; a bundled or cached fit opens at once, otherwise the
 rectifier's ranges and a provisional preview (`Studio.provisional`) show while cutlass fits in the
-same worker (progress in the status line, `escape` cancels). The fitted Studio then replaces the
-preview and replays the session file, if any ("restored N edits from …").
+same worker (tui/fitting.py: progress in the status line, `escape` cancels, `ctrl+r` refits after
+a cancel or a failure). The fitted Studio then replaces the preview and replays the session file,
+if any ("restored N edits from …").
 
 Edits: widgets build `rap_core.edits.Edit`s and call `apply_edit`; the returned `Change` says which
 prior rows/columns to re-average and whether the rule table needs a repaint. The Studio autosaves
@@ -21,7 +22,6 @@ import gc
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 from rich.text import Text
@@ -30,13 +30,13 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static, Tab, Tabs
 
-from rap_core.errors import FitCancelled, RapError
+from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
+from tui.fitting import FitFlow
 from tui.screens.modals import (
     ConfirmScreen,
     ErrorScreen,
     ExportScreen,
-    FitOptionsScreen,
     HelpScreen,
     MessageScreen,
     ValueScreen,
@@ -61,7 +61,7 @@ class MainView(Vertical):
         self.app._arrange()
 
 
-class RapStudioApp(App):
+class RapStudioApp(FitFlow, App):
     CSS_PATH = "app.tcss"
     TITLE = "RAP Studio"
     AUTO_FOCUS = "#votes"  # the rules table: the first thing a user edits
@@ -153,7 +153,8 @@ class RapStudioApp(App):
     def _load(self) -> None:
         from rap_core.dataset import load_dataset
         from rap_core.demo import demo_path
-        from rap_core.fit import FitParams, check_backend
+        from rap_core.fit import FitParams
+        from rap_core.fit_speed import check_backend
 
         try:
             params = (self.params or FitParams()).validate()
@@ -170,51 +171,6 @@ class RapStudioApp(App):
             return
         self._fit_in_worker(dataset, params)
 
-    @work(thread=True, exclusive=True, group="load")
-    def _refit(self, params) -> None:
-        from rap_core.fit import check_backend
-
-        try:
-            note = check_backend(params)
-        except RapError as exc:
-            self.call_from_thread(self._fit_failed, str(exc))
-            return
-        if note:
-            self.call_from_thread(self.notify, note, title="backend", timeout=8)
-        self._fit_in_worker(self.dataset, params)
-
-    def _fit_in_worker(self, dataset, params) -> None:
-        """Bundled/cached fit at once; else a provisional preview while cutlass fits (in this
-        worker thread). A cancel or a failed fit leaves the preview and offers a refit."""
-        from rap_core.fit import cached_fit, estimate_fit_seconds, load_or_fit, slow_fit_warning
-        from rap_core.ranges import rectify
-        from rap_core.session import default_session_path
-        from rap_core.studio import Studio
-
-        try:
-            session_path = self.session_arg or default_session_path(dataset.sha256)
-            fit = cached_fit(dataset, params)
-            if fit is not None:
-                studio = Studio.from_fit(dataset, fit, session_path=session_path)
-            else:
-                provisional = Studio.provisional(dataset, rectify(dataset, params))
-                estimate = estimate_fit_seconds(dataset.n_rows, dataset.n_features, params)
-                warning = slow_fit_warning(dataset.n_rows, dataset.n_features, params,
-                                           options="tui")
-                self.call_from_thread(self._fitting, provisional, params, estimate, warning)
-                fit_fn = self.fit_fn or load_or_fit
-                fit = fit_fn(dataset, params, progress=self._progress_from_thread,
-                             cancel=self._cancel.is_set)
-                studio = provisional.with_fit(fit, session_path=session_path)
-            self.call_from_thread(self._install, studio, "ready", studio.restored_edits)
-        except FitCancelled:
-            self.call_from_thread(self._fit_cancelled)
-        except RapError as exc:
-            self.call_from_thread(self._fit_failed, str(exc))
-        except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
-            message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
-            self.call_from_thread(self._fit_failed, message)
-
     def _dataset_loaded(self, dataset, backend_note: str | None = None) -> None:
         self.dataset = dataset
         for note in dataset.notes:
@@ -222,47 +178,6 @@ class RapStudioApp(App):
         if backend_note:
             self.notify(backend_note, title="backend", timeout=8)
         self._status()
-
-    def _fitting(self, provisional, params, estimate: float, warning: str | None) -> None:
-        self.params = params
-        self.fit_phase = "starting"
-        self._fit_started = time.monotonic()
-        self._fit_estimate = estimate
-        self._install(provisional, "fitting")
-        if warning:
-            self.notify(warning, title="slow fit", severity="warning", timeout=15)
-        if not self.deterministic:  # snapshots: no clock on screen
-            self._ticker.resume()
-
-    def _progress_from_thread(self, event) -> None:
-        self.call_from_thread(self._progress, event)
-
-    def _progress(self, event) -> None:
-        from rap_core.fit import progress_text
-
-        self.fit_phase = progress_text(event)
-        self._status()
-
-    def _tick(self) -> None:
-        if self.state == "fitting":
-            self._status()
-        else:
-            self._ticker.pause()
-
-    def _fit_status_text(self) -> str:
-        """`fitting 12 s of ~40 s · cross-validation · esc cancels` (≤ 80 columns)."""
-        from rap_core.fit import format_seconds
-
-        if self.state != "fitting":
-            return self.fit_status
-        clock = ""
-        if not self.deterministic and self._fit_started is not None:
-            elapsed = time.monotonic() - self._fit_started
-            estimate = self._fit_estimate or 0.0
-            clock = (f" {format_seconds(elapsed)} of ~{format_seconds(estimate)}"
-                     if elapsed <= estimate else
-                     f" {format_seconds(elapsed)} (estimated ~{format_seconds(estimate)})")
-        return f"fitting{clock} · {self.fit_phase} · esc cancels"
 
     def _install(self, studio, state: str, restored: int = 0) -> None:
         self.studio = studio
@@ -283,67 +198,9 @@ class RapStudioApp(App):
             # cyclic GC's reach, so a full collection during editing does not stall a keypress.
             gc.freeze()
 
-    def _fit_cancelled(self) -> None:
-        self.state = "provisional"
-        self.refresh_bindings()
-        self.fit_status = "fit cancelled · provisional preview · ctrl+r refits"
-        self.notify("fit cancelled; nothing was saved. ctrl+r refits (with new options)",
-                    severity="warning")
-        self._status()
-
-    def _fit_failed(self, message: str) -> None:
-        if self.studio is None:  # nothing on screen yet: nothing to refit from
-            self._show_error(message)
-            return
-        self.state = "provisional"
-        self.refresh_bindings()
-        self.fit_status = "fit failed · provisional preview · ctrl+r refits"
-        self.notify(message, title="fit failed", severity="error", timeout=20)
-        self._status()
-
     def _show_error(self, message: str) -> None:
         self.state = "error"
         self.push_screen(ErrorScreen(message, DATA_HINT))
-
-    def action_cancel_fit(self) -> None:
-        if self.state in ("loading", "fitting"):
-            self._cancel.set()
-            self.fit_phase = "cancelling"
-            self.fit_status = "cancelling the fit…"
-            self._status()
-
-    def action_refit(self) -> None:
-        """After a cancelled or failed fit: edit the fit options, then fit again."""
-        from rap_core.fit import FitParams
-
-        if self.state != "provisional" or self.dataset is None:
-            reason = {"fitting": "a fit is running (escape cancels it)",
-                      "loading": "the data is still loading"}.get(
-                self.state, "the fit has finished")
-            self.notify(f"refit is for a cancelled or failed fit; {reason}")
-            return
-
-        def chosen(params) -> None:
-            if params is None:
-                return
-            self._cancel = threading.Event()
-            self.state = "fitting"
-            self.fit_phase = "starting"
-            self._fit_started, self._fit_estimate = time.monotonic(), None
-            self.refresh_bindings()
-            self._status()
-            self._refit(params)
-
-        self.push_screen(FitOptionsScreen(self.params or FitParams()), chosen)
-
-    def check_action(self, action: str, parameters) -> bool | None:
-        """Show (and enable) `escape` only while a fit runs, the refit key only after one
-        stopped; every other action always."""
-        if action == "cancel_fit":
-            return self.state in ("loading", "fitting")
-        if action == "refit":
-            return self.state == "provisional"
-        return True
 
     # -- editing ----------------------------------------------------------------------------
     def _editable(self) -> bool:
