@@ -199,3 +199,15 @@ def test_slow_fit_warning_says_how_to_go_faster():
     assert "--solver fista" in cli and "--Cs 8" in cli and "may take" in cli
     tui = slow_fit_warning(5000, 1000, FitParams(solver="cd"), options="tui")
     assert "refit with solver fista" in tui and "--" not in tui
+
+
+def test_fit_child_uses_one_blas_thread_unless_the_user_chose(monkeypatch):
+    from rap_core import fit_process
+
+    for name in fit_process.BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    env = fit_process._child_env()
+    assert all(env[name] == "1" for name in fit_process.BLAS_THREAD_VARIABLES)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    env = fit_process._child_env()
+    assert env["OMP_NUM_THREADS"] == "2" and "OPENBLAS_NUM_THREADS" not in env
