@@ -61,12 +61,13 @@ def synthetic_studio(p: int, n: int = 400, seed: int = 0):
     return Studio(dataset, None, ranges, rule)
 
 
-async def keypress_latency(p: int, edits: int, size: tuple[int, int]) -> dict:
+async def keypress_latency(p: int, edits: int, size: tuple[int, int], studio=None) -> dict:
+    """`studio` (optional): measure on this Studio (e.g. a real fit) instead of a synthetic one."""
     from tui.app import RapStudioApp
     from tui.widgets.heatmap import Heatmap
 
     t_build = time.perf_counter()
-    studio = synthetic_studio(p)
+    studio = studio if studio is not None else synthetic_studio(p)
     build_s = time.perf_counter() - t_build
     app = RapStudioApp(deterministic=True)
     app._load = lambda: None  # no dataset loading: the synthetic studio is installed below

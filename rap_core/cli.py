@@ -38,6 +38,32 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                      help="Rectifier outlier filter in SDs (3.0)")
     fit.add_argument("--snap", type=float, default=0.001, help="Rectifier snap fraction (0.001)")
     fit.add_argument("--no-polish", action="store_true", help="keep the L1 model (no logic polish)")
+    add_speed_arguments(fit)
+
+
+def add_speed_arguments(group) -> None:
+    """cutlass's speed knobs (shared with rap-studio); they join the fit's cache key."""
+    from rap_core.fit import BACKENDS, DTYPES, SOLVERS, FitParams
+
+    default = FitParams()
+    group.add_argument("--solver", default=default.solver, choices=SOLVERS,
+                       help=f"cutlass L1 solver (default {default.solver}; see "
+                            f"docs/BENCHMARKS.md for the speed and result of each)")
+    group.add_argument("--backend", default=default.backend, choices=BACKENDS,
+                       help="where cutlass computes: cpu, cuda (needs rap-studio[cuda12] and an "
+                            "NVIDIA GPU), or auto (cuda when present and worth it, else cpu; "
+                            f"default {default.backend})")
+    group.add_argument("--n-jobs", type=int, default=default.n_jobs, metavar="N",
+                       help="cross-validation worker processes (default: cutlass's choice, "
+                            "min(cv, cores - 1))")
+    group.add_argument("--dtype", default=default.dtype, choices=DTYPES,
+                       help="numeric precision (cutlass 0.9 supports float64 only)")
+
+
+def speed_params(args) -> dict:
+    """The speed knobs parsed by `add_speed_arguments`, as FitParams fields."""
+    return {"solver": args.solver, "backend": args.backend, "n_jobs": args.n_jobs,
+            "dtype": args.dtype}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +102,8 @@ def _fit_params(args):
     from rap_core.fit import FitParams
 
     params = FitParams(Cs=args.Cs, cv=args.cv, K=args.K, intercept=args.intercept, m=args.m,
-                       sdfilter=args.sdfilter, snap=args.snap, logic_polish=not args.no_polish)
+                       sdfilter=args.sdfilter, snap=args.snap, logic_polish=not args.no_polish,
+                       **speed_params(args))
     params.validate()
     return params
 
@@ -84,14 +111,19 @@ def _fit_params(args):
 def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features", precheck=None):
     """Load data, fit (cached), and open a Studio with the session's edits replayed.
 
-    Everything that can be checked without the fit is checked first (data, parameters, session,
-    and `precheck(dataset)` for the command's own arguments): a bad argument costs a second,
-    not a fit of minutes.
+    Everything that can be checked without the fit is checked first (parameters, backend, data,
+    session, and `precheck(dataset)` for the command's own arguments): a bad argument costs a
+    second, not a fit of minutes.
     """
     from rap_core.dataset import load_dataset
+    from rap_core.fit import cached_fit, load_or_fit
+    from rap_core.fit_speed import check_backend, slow_fit_warning
     from rap_core.preflight import check_session
 
     params = _fit_params(args)
+    backend_note = check_backend(params)
+    if backend_note:
+        print(f"note: {backend_note}", file=sys.stderr)
     dataset = load_dataset(args.data, target=args.target, cv=args.cv)
     for note in dataset.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -99,9 +131,12 @@ def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features", pre
         check_session(args.session, dataset)
     if precheck is not None:
         precheck(dataset)
-    from rap_core.fit import load_or_fit
     from rap_core.studio import Studio
 
+    if cached_fit(dataset, params) is None:
+        warning = slow_fit_warning(dataset.n_rows, dataset.n_features, params)
+        if warning:
+            print(f"note: {warning}", file=sys.stderr)
     cancelled = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancelled.set())
     try:
@@ -122,9 +157,11 @@ def _progress_printer():
     last = {"phase": None}
 
     def show(event) -> None:
-        if event.phase != last["phase"]:
+        from rap_core.fit_speed import progress_text
+
+        if event.phase != last["phase"] or event.fold is not None:
             last["phase"] = event.phase
-            print(f"fit: {event.phase} ({event.elapsed_s:.1f}s)", file=sys.stderr)
+            print(f"fit: {progress_text(event)} ({event.elapsed_s:.1f}s)", file=sys.stderr)
 
     return show
 

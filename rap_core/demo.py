@@ -15,7 +15,7 @@ Design choices:
   refused (J 0.66); uniform marginals left some columns constant and one took the lead (J 0).
   With censoring the positives reach both limits of every irrelevant feature, so each of those
   gets an open range: an exactly constant indicator. cutlass merges identical columns within a
-  group and splits the parked intercept evenly over them (shipped fit: −5.2 on each of 8 columns
+  group and splits the parked intercept evenly over them (solver cd: −5.2 on each of 8 columns
   against +14.9 per real vote), so the four real votes lead and the polish adopts exactly
   the ground truth.
 - No label noise. cutlass's Rectifier takes each range from the positives' min/max, so even a

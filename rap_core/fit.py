@@ -12,6 +12,13 @@ Design choices:
   between its phases (validation, CV path, final refit), so `load_or_fit` runs it in a child
   process (`rap_core.fit_process`) that a cancel stops at once; the caller sees `FitCancelled`
   and nothing is cached.
+- cutlass's own speed knobs, not a re-implementation: `solver` (default `fista`: the same rule
+  as cutlass's default `cd` on every synthetic benchmark set where both finish, 6-30x faster;
+  docs/BENCHMARKS.md, "Fit"), `backend` (cpu / cuda / auto, checked by
+  `fit_speed.check_backend` before any slow work), `n_jobs` (CV worker processes) and `dtype`.
+  All are FitParams fields, so they are in the cache key.
+- Progress: cutlass's events become `FitProgress` (fold and C included, on CUDA);
+  `rap_core.fit_speed` says what is running, how long a fit may take, and checks the backend.
 - cutlass runs quietly (verbose=False, no plots); any figure it opens is closed, so a long-lived
   app does not accumulate matplotlib state.
 - cutlass's CV uses a process pool (fork on Linux); it is safe to call from a worker thread.
@@ -19,7 +26,9 @@ Design choices:
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,11 +43,14 @@ from rap_core.ranges import Ranges, indicators, ranges_from_rectifier
 FIT_FORMAT = "rap-studio-fit"
 FIT_VERSION = 1
 INTERCEPT_POLICIES = ("mofk", "mean", "maxj")
+SOLVERS = ("cd", "fista", "hybrid")  # cutlass's L1 solvers (docs/BENCHMARKS.md, "Fit")
+BACKENDS = ("cpu", "cuda", "auto")
+DTYPES = ("float64",)  # cutlass 0.9 computes in float64 only (CPU and CUDA)
 
 
 @dataclass(frozen=True)
 class FitParams:
-    """The knobs of one fit; defaults match the bundled demo fit."""
+    """The knobs of one fit; defaults match the bundled demo fit (dev/make_demo.py --fit)."""
 
     Cs: int = 15
     cv: int = 3
@@ -49,6 +61,10 @@ class FitParams:
     snap: float = 0.001
     logic_polish: bool = True
     random_state: int = 42
+    solver: str = "fista"  # 6-30x faster than cd, same rule: docs/BENCHMARKS.md, "Fit"
+    backend: str = "cpu"
+    n_jobs: int | None = None  # None: cutlass's choice, min(cv, cores - 1) CV worker processes
+    dtype: str = "float64"
 
     def __post_init__(self) -> None:
         # 10 and 10.0 are the same K: coerce so equal parameters give equal cache keys.
@@ -94,6 +110,16 @@ class FitParams:
             raise bad("logic_polish", "true or false", self.logic_polish)
         if not _is_int(self.random_state):
             raise bad("random_state", "a whole number", self.random_state)
+        if self.solver not in SOLVERS:
+            raise bad("solver", "one of " + ", ".join(SOLVERS) + " (fista is the fast default)",
+                      self.solver)
+        if self.backend not in BACKENDS:
+            raise bad("backend", "one of " + ", ".join(BACKENDS), self.backend)
+        if self.n_jobs is not None and (not _is_int(self.n_jobs) or self.n_jobs < 1):
+            raise bad("n_jobs", "empty (cutlass's choice) or a whole number >= 1 "
+                      "(cross-validation worker processes)", self.n_jobs)
+        if self.dtype not in DTYPES:
+            raise bad("dtype", "float64 (the only precision cutlass 0.9 supports)", self.dtype)
         return self
 
 
@@ -107,13 +133,21 @@ def _is_real(value) -> bool:
 
 @dataclass(frozen=True)
 class FitProgress:
-    """One progress event: cutlass's phase, its step count, and the time since the fit began."""
+    """One progress event: cutlass's phase, its step count, and the time since the fit began.
+
+    cutlass 0.9 reports per fold and per C (`fold`, `c_index`, completed of cv x Cs paths) only
+    on its CUDA backend; on the CPU it reports phase boundaries (input_validation, cv_path once
+    all folds are done, final_refit, complete), so a display ticks its own clock in between.
+    """
 
     phase: str
     completed: int
     total: int
     elapsed_s: float
     message: str = ""
+    fold: int | None = None
+    c_index: int | None = None
+    backend: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,20 +265,17 @@ def run_fit(dataset, params: FitParams | None = None, *, progress: ProgressFn | 
         logic_polish=params.logic_polish, logic_intercept=params.intercept, logic_m=params.m,
         logic_scale=float(params.K), logic_plot=False, Cs=int(params.Cs), cv=int(params.cv),
         sdfilter=params.sdfilter, snap=params.snap, random_state=int(params.random_state),
-        verbose=False)
+        solver=params.solver, backend=params.backend, dtype=params.dtype, verbose=False)
 
     def on_progress(event: dict) -> None:
         if progress is not None:
-            progress(FitProgress(phase=str(event.get("phase", "")),
-                                 completed=int(event.get("completed", 0)),
-                                 total=int(event.get("total", 1)),
-                                 elapsed_s=float(event.get("elapsed_seconds", 0.0)),
-                                 message=str(event.get("message", "") or "")))
+            progress(progress_from_cutlass(event))
 
     started = time.perf_counter()
     try:
-        model.fit(dataset.frame(), dataset.y, progress_callback=on_progress,
-                  cancel_callback=cancel)
+        with _cv_workers(params.n_jobs):
+            model.fit(dataset.frame(), dataset.y, progress_callback=on_progress,
+                      cancel_callback=cancel)
     except cutlass.FitCancelledError:
         raise FitCancelled() from None
     except (ValueError, RuntimeError, FloatingPointError) as exc:
@@ -253,6 +284,53 @@ def run_fit(dataset, params: FitParams | None = None, *, progress: ProgressFn | 
     finally:
         _close_figures(model)
     return fit_from_model(model, dataset, params, elapsed_s=time.perf_counter() - started)
+
+
+def progress_from_cutlass(event: dict) -> FitProgress:
+    """cutlass's progress dict (cutlass.FitProgress.to_dict()) as our FitProgress."""
+    def optional_int(value):
+        return None if value is None else int(value)
+
+    return FitProgress(phase=str(event.get("phase", "")),
+                       completed=int(event.get("completed", 0)),
+                       total=int(event.get("total", 1)),
+                       elapsed_s=float(event.get("elapsed_seconds", 0.0)),
+                       message=str(event.get("message", "") or ""),
+                       fold=optional_int(event.get("fold")),
+                       c_index=optional_int(event.get("c_index")),
+                       backend=str(event.get("backend", "") or ""))
+
+
+_CV_WORKERS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _cv_workers(n_jobs: int | None):
+    """Give cutlass's cross-validation `n_jobs` worker processes for one fit.
+
+    cutlass 0.9's `CutlassLogisticCV` takes `n_jobs`, but `CutlassClassifier` has no such
+    parameter and builds its `CutlassLogisticCV(n_jobs=-1, ...)` inside `fit`. So for the length
+    of the fit, `cutlass.model` sees a subclass that passes ours instead; the lock keeps two
+    in-process fits from swapping it under each other. None leaves cutlass's own choice.
+    """
+    if n_jobs is None:
+        yield
+        return
+    import cutlass.model
+
+    with _CV_WORKERS_LOCK:
+        base = cutlass.model.CutlassLogisticCV
+
+        class WithWorkers(base):
+            def __init__(self, *args, **kwargs):
+                kwargs["n_jobs"] = int(n_jobs)
+                super().__init__(*args, **kwargs)
+
+        cutlass.model.CutlassLogisticCV = WithWorkers
+        try:
+            yield
+        finally:
+            cutlass.model.CutlassLogisticCV = base
 
 
 def _close_figures(model) -> None:

@@ -82,12 +82,22 @@ def run_fit_in_child(dataset, params, *, progress=None, cancel=None):
             _stop(child)
 
 
+# One BLAS thread per fit process unless the user chose otherwise (issue 7): cutlass parallelises
+# by process (its CV workers), and OpenBLAS's spinning threads on busy cores turned a 20,000 x
+# 2,000 fista fit from 11 s into > 120 s at load 7; with one thread it took 22 s at that load, and
+# 5,000 x 1,000 showed no difference (docs/BENCHMARKS.md, "Fit").
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _child_env() -> dict:
     """The parent's environment, with this copy of rap_core first on the path (the child must
-    run the same code even when rap_core is not installed, e.g. from a checkout)."""
+    run the same code even when rap_core is not installed, e.g. from a checkout), and one BLAS
+    thread unless the user set one of BLAS_THREAD_VARIABLES."""
     root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    if not any(name in env for name in BLAS_THREAD_VARIABLES):
+        env.update({name: "1" for name in BLAS_THREAD_VARIABLES})
     return env
 
 

@@ -1,4 +1,4 @@
-"""`rap-studio [DATA] [--target COL] [--session FILE]`: open the TUI (the bundled demo by default).
+"""`rap-studio [DATA] [--target COL] [--session FILE] [fit options]`: open the TUI (default: demo).
 
 Only argparse and the app are imported here: torch is imported by the first export, cutlass only
 when a fit (or its version for the cache key) is needed. The exit guard (tui.exit_guard) is
@@ -24,16 +24,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--session", type=Path, default=None,
                         help="session file to restore and autosave (default: one per dataset "
                              "under $XDG_STATE_HOME/rap-studio/sessions)")
+    from rap_core.cli import add_speed_arguments
+
+    fit = parser.add_argument_group("fit options (cutlass; also editable by a refit, ctrl+r)")
+    fit.add_argument("--Cs", type=int, default=15, help="number of C values on the L1 path (15)")
+    fit.add_argument("--cv", type=int, default=3, help="cross-validation folds (3)")
+    add_speed_arguments(fit)
     return parser
 
 
+def fit_params(args):
+    """FitParams from the command line; RapError (one line) if a value is invalid."""
+    from rap_core.cli import speed_params
+    from rap_core.fit import FitParams
+
+    return FitParams(Cs=args.Cs, cv=args.cv, **speed_params(args)).validate()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    from rap_core.errors import RapError
+
     args = build_parser().parse_args(argv)
+    try:
+        params = fit_params(args)  # before the terminal is taken over: a plain one-liner
+    except RapError as exc:
+        print(f"rap-studio: {exc}", file=sys.stderr)
+        return 2
     from rap_core.session import state_dir
     from tui.app import RapStudioApp
     from tui.exit_guard import ExitGuard
 
-    app = RapStudioApp(args.data, target=args.target, session=args.session)
+    app = RapStudioApp(args.data, target=args.target, session=args.session, params=params)
     guard = ExitGuard(app.flush_for_exit, app.request_exit, state_dir() / "exit.log")
     guard.install()
     try:

@@ -32,6 +32,11 @@ class Action:
 
 
 ACTIONS: tuple[Action, ...] = (
+    # Shown in the footer only while a fit runs / after one stopped (RapStudioApp.check_action),
+    # and first, so that 80 columns still show them.
+    Action("cancel_fit", "escape", "Cancel fit", "Cancel the running fit", footer=True),
+    Action("refit", "ctrl+r", "Refit…", "Fit again after a cancel or failure, with new options",
+           footer=True),
     Action("help", "question_mark", "Help", "List every key", footer=True),
     Action("help", "f1", "Help", "List every key (works inside an input)", priority=True),
     Action("export", "e", "Export", "Export the prior to a .pt artifact", footer=True),
@@ -44,7 +49,6 @@ ACTIONS: tuple[Action, ...] = (
     Action("focus_filter", "slash", "Filter", "Filter features by name (opens Ranges)"),
     Action("toggle_layout", "l", "Layout", "Switch the prior layout: features / lags",
            footer=True),
-    Action("cancel_fit", "escape", "Cancel fit", "Cancel the running fit"),
     Action("quit", "ctrl+q", "Quit", "Save the session and quit", footer=True, priority=True),
 )
 

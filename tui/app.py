@@ -2,8 +2,9 @@
 
 Flow: a thread worker loads the dataset; a bundled or cached fit opens at once, otherwise the
 rectifier's ranges and a provisional preview (`Studio.provisional`) show while cutlass fits in the
-same worker (progress in the status line, `escape` cancels). The fitted Studio then replaces the
-preview and replays the session file, if any ("restored N edits from …").
+same worker (tui/fitting.py: progress in the status line, `escape` cancels, `ctrl+r` refits after
+a cancel or a failure). The fitted Studio then replaces the preview and replays the session file,
+if any ("restored N edits from …").
 
 Edits: widgets build `rap_core.edits.Edit`s and call `apply_edit`; the returned `Change` says which
 prior rows/columns to re-average and whether the rule table needs a repaint. The Studio autosaves
@@ -32,8 +33,9 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static, Tab, Tabs
 
-from rap_core.errors import FitCancelled, RapError
+from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
+from tui.fitting import FitFlow
 from tui.screens.modals import (
     ConfirmScreen,
     ErrorScreen,
@@ -62,7 +64,7 @@ class MainView(Vertical):
         self.app._arrange()
 
 
-class RapStudioApp(App):
+class RapStudioApp(FitFlow, App):
     CSS_PATH = "app.tcss"
     TITLE = "RAP Studio"
     AUTO_FOCUS = "#votes"  # the rules table: the first thing a user edits
@@ -87,6 +89,9 @@ class RapStudioApp(App):
         self.restored = 0
         self.export_path = "rap_prior.pt"
         self._cancel = threading.Event()
+        self.fit_phase = ""
+        self._fit_started: float | None = None
+        self._fit_estimate: float | None = None
         self._exporting = False
         self._left = "rules"
         self.active_tab = "rules"
@@ -116,6 +121,7 @@ class RapStudioApp(App):
         self._arrange()
         self._event_loop = asyncio.get_running_loop()
         self.set_interval(0.3, self._watch_save_state)  # the writer thread saves in background
+        self._ticker = self.set_interval(0.5, self._tick, pause=True)
         # Paint the shell first: the loader thread competes for the GIL (pandas, the CSV), and a
         # terminal that shows something at once reads as responsive.
         self.call_after_refresh(self._load)
@@ -153,52 +159,42 @@ class RapStudioApp(App):
         self.query_one(Tabs).active = name
         self._activate(name)  # now, not when the message arrives: the next key goes there
 
-    # -- loading ----------------------------------------------------------------------------
+    # -- loading and fitting -----------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
         from rap_core.dataset import load_dataset
         from rap_core.demo import demo_path
-        from rap_core.fit import FitParams, cached_fit, load_or_fit
-        from rap_core.ranges import rectify
+        from rap_core.fit import FitParams
+        from rap_core.fit_speed import check_backend
         from rap_core.session import default_session_path
         from rap_core.session_lock import open_session
-        from rap_core.studio import Studio
 
         try:
+            params = (self.params or FitParams()).validate()
+            backend_note = check_backend(params)  # before the data: a second, not a fit
             path = demo_path() if self.data_path is None else Path(self.data_path)
-            dataset = load_dataset(path, target=self.target)
-            params = self.params or FitParams()
-            self.call_from_thread(self._dataset_loaded, dataset)
+            dataset = load_dataset(path, target=self.target, cv=params.cv)
+            self.call_from_thread(self._dataset_loaded, dataset, backend_note)
+            # Once per app (a refit reuses it): the lock decides where edits autosave.
             access = open_session(self.session_arg or default_session_path(dataset.sha256))
             self.session_access = access
             if access.notice:
                 self.call_from_thread(self._session_notice, access)
-            session_path = access.source  # replayed; edits then autosave to access.path
-            fit = cached_fit(dataset, params)
-            if fit is not None:
-                studio = Studio.from_fit(dataset, fit, session_path=session_path)
-                studio.session_path = access.path
-            else:
-                provisional = Studio.provisional(dataset, rectify(dataset, params))
-                self.call_from_thread(self._install, provisional, "fitting")
-                fit_fn = self.fit_fn or load_or_fit
-                fit = fit_fn(dataset, params, progress=self._progress_from_thread,
-                             cancel=self._cancel.is_set)
-                studio = provisional.with_fit(fit, session_path=session_path)
-                studio.session_path = access.path
-            self.call_from_thread(self._install, studio, "ready", studio.restored_edits)
-        except FitCancelled:
-            self.call_from_thread(self._fit_cancelled)
         except RapError as exc:
             self.call_from_thread(self._show_error, str(exc))
+            return
         except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
             message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
             self.call_from_thread(self._show_error, message)
+            return
+        self._fit_in_worker(dataset, params)
 
-    def _dataset_loaded(self, dataset) -> None:
+    def _dataset_loaded(self, dataset, backend_note: str | None = None) -> None:
         self.dataset = dataset
         for note in dataset.notes:
             self.notify(note, title="data", timeout=8)
+        if backend_note:
+            self.notify(backend_note, title="backend", timeout=8)
         self._status()
 
     def _session_notice(self, access) -> None:
@@ -206,20 +202,10 @@ class RapStudioApp(App):
         self.notify(access.notice, title="session", severity=severity, timeout=20)
         self._status()
 
-    def _progress_from_thread(self, event) -> None:
-        self.call_from_thread(self._progress, event)
-
-    def _progress(self, event) -> None:
-        step = f" {event.completed}/{event.total}" if event.total else ""
-        elapsed = "" if self.deterministic else f" ({event.elapsed_s:.1f} s)"
-        self.fit_status = f"fitting: {event.phase}{step}{elapsed} — escape cancels"
-        self._status()
-
     def _install(self, studio, state: str, restored: int = 0) -> None:
         self.studio = studio
         self.state = state
-        if state == "fitting":
-            self.fit_status = "fitting… (provisional preview: every range votes) — escape cancels"
+        self.refresh_bindings()
         self.query_one(RangesPane).load(studio)
         self.query_one(RulesPane).load(studio)
         self.query_one(PriorPane).load(studio)
@@ -235,21 +221,9 @@ class RapStudioApp(App):
             # cyclic GC's reach, so a full collection during editing does not stall a keypress.
             gc.freeze()
 
-    def _fit_cancelled(self) -> None:
-        self.state = "provisional"
-        self.fit_status = "fit cancelled — provisional preview only; relaunch to fit"
-        self.notify("fit cancelled; nothing was saved", severity="warning")
-        self._status()
-
     def _show_error(self, message: str) -> None:
         self.state = "error"
         self.push_screen(ErrorScreen(message, DATA_HINT))
-
-    def action_cancel_fit(self) -> None:
-        if self.state in ("loading", "fitting"):
-            self._cancel.set()
-            self.fit_status = "cancelling the fit…"
-            self._status()
 
     # -- editing ----------------------------------------------------------------------------
     def _editable(self) -> bool:
@@ -327,17 +301,19 @@ class RapStudioApp(App):
 
     # -- status -----------------------------------------------------------------------------
     def _status(self) -> None:
-        """One line: what is open (left, cut first) and what the session file holds (right,
-        never cut: at 80 columns the save state must still show)."""
         left = Text()
         left.append("RAP Studio", style="bold")
-        if self.dataset is not None:
+        # While a fit runs its progress needs the room (80 columns): the data is named again
+        # once it is done.
+        fitting = self.state in ("fitting", "provisional") and self.size.width < 120
+        if self.dataset is not None and not fitting:
             d = self.dataset
             left.append(f" · {d.name} · {d.n_rows} rows · {d.n_features} features")
         right = Text()
         studio = self.studio
-        if self.state in ("fitting", "provisional", "loading") and self.fit_status:
-            left.append(" · " + self.fit_status, style="yellow")
+        if self.state == "fitting" or (self.state in ("provisional", "loading")
+                                       and self.fit_status):
+            left.append(" · " + self._fit_status_text(), style="yellow")
         elif studio is not None and studio.fit is not None:
             n = len(studio.edits)
             left.append(f" · fit k={studio.fit.k_chosen}")

@@ -1,4 +1,4 @@
-"""Modal screens: type a value, confirm, export, show a result, help, and the error screen.
+"""Modal screens: type a value, confirm, export, fit options, a result, help, the error screen.
 
 Each modal returns its answer through `dismiss` (a callback on the app applies it), so the modals
 know nothing about Studio. `escape` always cancels; every modal works without a mouse.
@@ -131,6 +131,81 @@ class ExportScreen(ModalScreen[dict | None]):
             return
         layout = self.query_one("#export-layout", Select).value
         self.dismiss({"path": path, "layout": str(layout), "alpha_init": alpha})
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "go":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FitOptionsScreen(ModalScreen):
+    """The fit options a refit may change: solver, Cs, cv, K and backend.
+
+    Returns a validated `FitParams` (the other parameters kept from `params`), or None when
+    cancelled; a bad value is reported under the form and the dialog stays open."""
+
+    AUTO_FOCUS = "#fit-solver"
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, params) -> None:
+        super().__init__()
+        self.params = params
+
+    def compose(self) -> ComposeResult:
+        from rap_core.fit import BACKENDS, SOLVERS
+
+        p = self.params
+        with Vertical(classes="dialog", id="fit-dialog"):
+            yield Label("Fit options (cutlass)", classes="title")
+            yield Label("Solver (fista: fast; cd: cutlass's reference):")
+            yield Select([(name, name) for name in SOLVERS], value=p.solver,
+                         allow_blank=False, id="fit-solver")
+            yield Label("Cs (C values tried), cv (folds), K (vote size):")
+            with Horizontal(classes="fields"):
+                yield Input(value=str(p.Cs), id="fit-Cs")
+                yield Input(value=str(p.cv), id="fit-cv")
+                yield Input(value=f"{p.K:g}", id="fit-K")
+            yield Label("Backend (cuda needs rap-studio[cuda12] and a GPU):")
+            yield Select([(name, name) for name in BACKENDS], value=p.backend,
+                         allow_blank=False, id="fit-backend")
+            yield Label("", id="fit-error", classes="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Fit (enter)", id="go", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        steady_inputs(self)
+
+    def _submit(self) -> None:
+        from rap_core.errors import RapError
+        from rap_core.fit import FitParams
+
+        error = self.query_one("#fit-error", Label)
+        values = {}
+        for name, kind in (("Cs", int), ("cv", int), ("K", float)):
+            text = self.query_one(f"#fit-{name}", Input).value.strip()
+            try:
+                values[name] = kind(text)
+            except ValueError:
+                error.update(f"{name} must be a {'whole ' if kind is int else ''}number, "
+                             f"got {text!r}")
+                return
+        values["solver"] = str(self.query_one("#fit-solver", Select).value)
+        values["backend"] = str(self.query_one("#fit-backend", Select).value)
+        try:
+            params = FitParams(**{**self.params.to_dict(), **values}).validate()
+        except RapError as exc:
+            error.update(str(exc))
+            return
+        self.dismiss(params)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._submit()

@@ -21,21 +21,25 @@ WHICH = ("fitted", "previous", "current")
 MAX_SENTENCE = 400
 
 
-def metrics_table(metrics: dict) -> Text:
+def metrics_table(metrics: dict, *, provisional: bool = False) -> Text:
     """J, AUC, TPR, FPR and k of the fitted, previous and current rule side by side.
 
     Fixed-width text rather than a Rich Table: it repaints on every keypress, and a Table's
-    layout pass costs more than the rest of the rules pane."""
+    layout pass costs more than the rest of the rules pane. Before a fit has finished the first
+    column is the provisional preview, and says so: it was never fitted."""
     text = Text()
-    text.append("     " + "".join(f"{which:>10}" for which in WHICH) + "\n", style="bold")
+    labels = [("provisional" if provisional and which == "fitted" else which) for which in WHICH]
+    widths = [max(10, len(label) + 1) for label in labels]
+    text.append("     " + "".join(f"{label:>{w}}" for label, w in zip(labels, widths, strict=True))
+                + "\n", style="bold")
     rows = (("J", "j", "{:.3f}"), ("AUC", "auc", "{:.3f}"), ("TPR", "tpr", "{:.3f}"),
             ("FPR", "fpr", "{:.3f}"), ("k", "k", "{}"))
     for n, (label, attr, fmt) in enumerate(rows):
         text.append(f"{label:<5}", style="bold")
-        for which in WHICH:
+        for which, w in zip(WHICH, widths, strict=True):
             m = metrics.get(which)
             cell = "–" if m is None else fmt.format(getattr(m, attr))
-            text.append(f"{cell:>10}", style="bold" if which == "current" else "")
+            text.append(f"{cell:>{w}}", style="bold" if which == "current" else "")
         if n < len(rows) - 1:
             text.append("\n")
     return text
@@ -92,4 +96,5 @@ class RulesPane(Vertical):
                              sentence)
         self.query_one("#rule-text", Static).update(head, layout=False)
         metrics = {which: studio.metrics(which) for which in WHICH}
-        self.query_one("#metrics", Static).update(metrics_table(metrics), layout=False)
+        self.query_one("#metrics", Static).update(
+            metrics_table(metrics, provisional=studio.fit is None), layout=False)

@@ -1,0 +1,177 @@
+"""The fit's life in RAP Studio: progress while cutlass runs, cancel, failure, and refit.
+
+A mixin of `RapStudioApp` (tui/app.py), which loads the data and calls `_fit_in_worker` from its
+load worker. States: `fitting` (a provisional preview on screen, the status line ticking),
+then `ready`, or `provisional` after a cancel or a failed fit, where `ctrl+r` (or Refit… in the
+palette) opens `FitOptionsScreen` and fits again with the chosen options.
+
+Design choices:
+- The status line is written for 80 columns: `fitting 12 s of ~40 s · cross-validation · esc
+  cancels`. The clock is the app's own (a 0.5 s interval timer), because cutlass's CPU backend
+  is silent for the whole cross-validation; the estimate and the phase words come from
+  `rap_core.fit_speed`. Deterministic (snapshot) runs show no clock.
+- `check_action` shows `escape` in the footer only while a fit runs and the refit key only after
+  one stopped (both listed first in tui/actions.py, so 80 columns still show them).
+- A fit that fails after the data loaded leaves the preview and says why in a toast; only a
+  failure before anything is on screen opens the error screen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from textual import work
+
+from rap_core.errors import FitCancelled, RapError
+from tui.screens.modals import FitOptionsScreen
+
+
+class FitFlow:
+    """Fit progress, cancel and refit for RapStudioApp (expects its widgets and `_install`)."""
+
+    @work(thread=True, exclusive=True, group="load")
+    def _refit(self, params) -> None:
+        from rap_core.fit_speed import check_backend
+
+        try:
+            note = check_backend(params)
+        except RapError as exc:
+            self.call_from_thread(self._fit_failed, str(exc))
+            return
+        if note:
+            self.call_from_thread(self.notify, note, title="backend", timeout=8)
+        self._fit_in_worker(self.dataset, params)
+
+    def _fit_in_worker(self, dataset, params) -> None:
+        """Bundled/cached fit at once; else a provisional preview while cutlass fits (in this
+        worker thread). A cancel or a failed fit leaves the preview and offers a refit."""
+        from rap_core.fit import cached_fit, load_or_fit
+        from rap_core.fit_speed import estimate_fit_seconds, slow_fit_warning
+        from rap_core.ranges import rectify
+        from rap_core.studio import Studio
+
+        try:
+            access = self.session_access  # opened (and locked) once by the load worker
+            session_path = access.source  # replayed; edits then autosave to access.path
+            fit = cached_fit(dataset, params)
+            if fit is not None:
+                studio = Studio.from_fit(dataset, fit, session_path=session_path)
+            else:
+                provisional = Studio.provisional(dataset, rectify(dataset, params))
+                estimate = estimate_fit_seconds(dataset.n_rows, dataset.n_features, params)
+                warning = slow_fit_warning(dataset.n_rows, dataset.n_features, params,
+                                           options="tui")
+                self.call_from_thread(self._fitting, provisional, params, estimate, warning)
+                fit_fn = self.fit_fn or load_or_fit
+                fit = fit_fn(dataset, params, progress=self._progress_from_thread,
+                             cancel=self._cancel.is_set)
+                studio = provisional.with_fit(fit, session_path=session_path)
+            studio.session_path = access.path
+            self.call_from_thread(self._install, studio, "ready", studio.restored_edits)
+        except FitCancelled:
+            self.call_from_thread(self._fit_cancelled)
+        except RapError as exc:
+            self.call_from_thread(self._fit_failed, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
+            message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
+            self.call_from_thread(self._fit_failed, message)
+
+    def _fitting(self, provisional, params, estimate: float, warning: str | None) -> None:
+        self.params = params
+        self.fit_phase = "starting"
+        self._fit_started = time.monotonic()
+        self._fit_estimate = estimate
+        self._install(provisional, "fitting")
+        if warning:
+            self.notify(warning, title="slow fit", severity="warning", timeout=15)
+        if not self.deterministic:  # snapshots: no clock on screen
+            self._ticker.resume()
+
+    def _progress_from_thread(self, event) -> None:
+        self.call_from_thread(self._progress, event)
+
+    def _progress(self, event) -> None:
+        from rap_core.fit_speed import progress_text
+
+        self.fit_phase = progress_text(event)
+        self._status()
+
+    def _tick(self) -> None:
+        if self.state == "fitting":
+            self._status()
+        else:
+            self._ticker.pause()
+
+    def _fit_status_text(self) -> str:
+        """`fitting 12 s of ~40 s · cross-validation · esc cancels` (≤ 80 columns)."""
+        from rap_core.fit_speed import format_seconds
+
+        if self.state != "fitting":
+            return self.fit_status
+        clock = ""
+        if not self.deterministic and self._fit_started is not None:
+            elapsed = time.monotonic() - self._fit_started
+            estimate = self._fit_estimate or 0.0
+            clock = (f" {format_seconds(elapsed)} of ~{format_seconds(estimate)}"
+                     if elapsed <= estimate else
+                     f" {format_seconds(elapsed)} (estimated ~{format_seconds(estimate)})")
+        return f"fitting{clock} · {self.fit_phase} · esc cancels"
+
+    def _fit_cancelled(self) -> None:
+        self.state = "provisional"
+        self.refresh_bindings()
+        self.fit_status = "fit cancelled · provisional preview · ctrl+r refits"
+        self.notify("fit cancelled; nothing was saved. ctrl+r refits (with new options)",
+                    severity="warning")
+        self._status()
+
+    def _fit_failed(self, message: str) -> None:
+        if self.studio is None:  # nothing on screen yet: nothing to refit from
+            self._show_error(message)
+            return
+        self.state = "provisional"
+        self.refresh_bindings()
+        self.fit_status = "fit failed · provisional preview · ctrl+r refits"
+        self.notify(message, title="fit failed", severity="error", timeout=20)
+        self._status()
+
+    def action_cancel_fit(self) -> None:
+        if self.state in ("loading", "fitting"):
+            self._cancel.set()
+            self.fit_phase = "cancelling"
+            self.fit_status = "cancelling the fit…"
+            self._status()
+
+    def action_refit(self) -> None:
+        """After a cancelled or failed fit: edit the fit options, then fit again."""
+        from rap_core.fit import FitParams
+
+        if self.state != "provisional" or self.dataset is None:
+            reason = {"fitting": "a fit is running (escape cancels it)",
+                      "loading": "the data is still loading"}.get(
+                self.state, "the fit has finished")
+            self.notify(f"refit is for a cancelled or failed fit; {reason}")
+            return
+
+        def chosen(params) -> None:
+            if params is None:
+                return
+            self._cancel = threading.Event()
+            self.state = "fitting"
+            self.fit_phase = "starting"
+            self._fit_started, self._fit_estimate = time.monotonic(), None
+            self.refresh_bindings()
+            self._status()
+            self._refit(params)
+
+        self.push_screen(FitOptionsScreen(self.params or FitParams()), chosen)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        """Show (and enable) `escape` only while a fit runs, the refit key only after one
+        stopped; every other action always."""
+        if action == "cancel_fit":
+            return self.state in ("loading", "fitting")
+        if action == "refit":
+            return self.state == "provisional"
+        return True
