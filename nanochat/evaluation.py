@@ -45,15 +45,16 @@ from nanochat.tabular_task import label_metrics, sequences, vocab_size
 class Settings:
     """The training recipe shared by every run of an evaluation (part of each run's cache key)."""
 
-    steps: int = 150
+    steps: int = 200
     batch: int = 32
-    eval_every: int = 10
-    patience: int = 5
+    eval_every: int = 20
+    patience: int = 4
     n_layer: int = 2
     n_head: int = 2
     n_embd: int = 32
     gate_lr: float = 0.02
     threads: int = 1
+    alpha_init: float = 3.0  # the gate's start in arms with a learnt gate (the run says)
 
     @classmethod
     def from_dict(cls, data: dict) -> Settings:

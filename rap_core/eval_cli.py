@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rap_core.errors import RapError
 
+DEFAULT_SIZES = "100,300,1000,all"
 QUICK = {"sizes": ["300"], "seeds": 3, "steps": 100, "arms": ["none", "rap", "shuffled"]}
 
 
@@ -35,9 +36,12 @@ def add_parsers(sub) -> None:
     ev.add_argument("--arms", default=None,
                     help="comma-separated from none,rap,zero,shuffled,random,oracle,session "
                          "(default: all that apply)")
-    ev.add_argument("--sizes", default="100,300,1000,all", help="training sizes (rows or 'all')")
+    ev.add_argument("--sizes", default=None,
+                    help=f"training sizes, rows or 'all' (default: {DEFAULT_SIZES}, "
+                         "those that fit)")
     ev.add_argument("--seeds", type=int, default=5, help="paired seeds per arm and size (5)")
-    ev.add_argument("--steps", type=int, default=150, help="training steps per run (150)")
+    ev.add_argument("--steps", type=int, default=200,
+                    help="training steps per run, at most (200; early stopping on validation)")
     ev.add_argument("--statistic", default="cpmi", choices=("cpmi", "pmi", "phi"))
     ev.add_argument("--oracle", default=None,
                     help="true features for the oracle arm (known for the demo and the needle)")
@@ -60,7 +64,7 @@ def _plan(args, dataset):
                        f"interval (5 recommended)")
     if args.steps < 10:
         raise RapError(f"--steps {args.steps}: use at least 10")
-    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    sizes = [s.strip() for s in (args.sizes or DEFAULT_SIZES).split(",") if s.strip()]
     seeds, steps = args.seeds, args.steps
     oracle = tuple(f.strip() for f in args.oracle.split(",")) if args.oracle else None
     if args.arms:
@@ -86,7 +90,8 @@ def _plan(args, dataset):
         arms.insert(0, "none")  # every difference is paired against none
     arms = list(dict.fromkeys(arms))
     return Plan(arms=arms, sizes=sizes, seeds=seeds, settings=Settings(steps=steps),
-                statistic=args.statistic, oracle=oracle, session=args.session)
+                statistic=args.statistic, oracle=oracle, session=args.session,
+                clip_sizes=args.sizes is None or args.quick)
 
 
 def cmd_eval_data(args) -> int:

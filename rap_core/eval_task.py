@@ -62,8 +62,9 @@ def make_split(y: np.ndarray, seed: int = SPLIT_SEED) -> Split:
                  test=np.sort(np.concatenate(parts["test"])))
 
 
-def resolve_sizes(sizes: list[str], pool: int) -> list[int]:
-    """"all" and numbers -> sorted distinct ints, each at most the pool."""
+def resolve_sizes(sizes: list[str], pool: int, *, clip: bool = False) -> list[int]:
+    """"all" and numbers -> sorted distinct ints, each at most the pool (`clip`: sizes above
+    the pool are dropped instead of refused, for the default list on a small table)."""
     out = set()
     for item in sizes:
         if str(item).strip().lower() == "all":
@@ -75,10 +76,14 @@ def resolve_sizes(sizes: list[str], pool: int) -> list[int]:
             raise RapError(f"--sizes: {item!r} is not a number or 'all'") from None
         if value < 20:
             raise RapError(f"--sizes: {value} training rows is too few (at least 20)")
+        if value > pool and clip:
+            continue
         if value > pool:
             raise RapError(f"--sizes: {value} exceeds the {pool} rows of the training pool "
                            f"(60% of the data); use at most {pool} or 'all'")
         out.add(value)
+    if not out and clip:
+        out.add(pool)
     return sorted(out)
 
 

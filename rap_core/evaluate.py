@@ -45,15 +45,16 @@ CODE_VERSION = 1  # bump when a change to training would make cached runs stale
 class Settings:
     """Mirror of nanochat.evaluation.Settings (kept torch-free here)."""
 
-    steps: int = 150
+    steps: int = 200
     batch: int = 32
-    eval_every: int = 10
-    patience: int = 5
+    eval_every: int = 20
+    patience: int = 4
     n_layer: int = 2
     n_head: int = 2
     n_embd: int = 32
     gate_lr: float = 0.02
     threads: int = 1
+    alpha_init: float = 3.0  # the gate's start for every arm with a learnt gate
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Plan:
     statistic: str = "cpmi"
     oracle: tuple[str, ...] | None = None
     session: Path | None = None
+    clip_sizes: bool = False  # the default sizes: drop those larger than the training pool
 
 
 def known_truth(dataset) -> tuple[str, ...] | None:
@@ -135,7 +137,7 @@ def arm_prior(arm: str, size: int, seed: int, base: dict) -> tuple[np.ndarray | 
 def build_runs(dataset, plan: Plan, out: Path, *, say=print, cancel=None) -> dict:
     """Everything before training: split, per-size fits and priors, binned rows, run specs."""
     split = make_split(dataset.y, SPLIT_SEED)
-    sizes = resolve_sizes(plan.sizes, split.pool.size)
+    sizes = resolve_sizes(plan.sizes, split.pool.size, clip=plan.clip_sizes)
     hashes = ep.row_hashes(dataset.X, dataset.y)
     test_hashes = [hashes[i] for i in split.test]
     truth = plan.oracle
@@ -174,7 +176,8 @@ def build_runs(dataset, plan: Plan, out: Path, *, say=print, cancel=None) -> dic
             for arm in plan.arms:
                 bias, how = arm_prior(arm, size, seed, base)
                 sha = None
-                spec = {"arm": arm, "size": size, "seed": seed, **how}
+                spec = {"arm": arm, "size": size, "seed": seed,
+                        "alpha_init": plan.settings.alpha_init, **how}
                 if bias is not None:
                     sha = ep.bias_sha256(bias)
                     path = out / "priors" / f"{sha[:20]}.npy"
