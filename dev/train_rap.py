@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nanochat.gpt import GPT, GPTConfig  # noqa: E402
 from nanochat.rap_prior import PriorFormatError, load_prior  # noqa: E402
+from nanochat.tabular_task import label_metrics  # noqa: E402
 
 
 def load_rows(args) -> tuple[list[str], torch.Tensor, torch.Tensor]:
@@ -103,12 +104,10 @@ def check_prior(path: str, features: list[str], rank_world: tuple[int, int]) -> 
 
 
 def evaluate(model, idx, targets, label_base: int) -> tuple[float, float]:
-    """(loss, accuracy) of the label prediction on the held-out rows."""
-    with torch.no_grad():
-        logits = model(idx)[:, -1, label_base:label_base + 2]
-        labels = targets[:, -1] - label_base
-        loss = torch.nn.functional.cross_entropy(logits, labels).item()
-        return loss, (logits.argmax(-1) == labels).float().mean().item()
+    """(loss, accuracy) of the label prediction on the held-out rows (the evaluation harness's
+    scoring, nanochat/tabular_task.py; `rap eval` runs the controlled comparison)."""
+    metrics = label_metrics(model, idx, targets, label_base)
+    return metrics["loss"], metrics["acc"]
 
 
 def main(argv=None) -> int:

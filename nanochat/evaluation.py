@@ -38,7 +38,7 @@ import torch
 
 from nanochat.gpt import GPT, GPTConfig
 from nanochat.rap_prior import make_prior, save_prior
-from nanochat.tabular_task import label_metrics, sequences, vocab_size
+from nanochat.tabular_task import label_base, label_metrics, sequences, vocab_size
 
 
 @dataclass
@@ -124,8 +124,8 @@ def train_run(split: dict, run: dict, settings: Settings, prior: str = "",
     def evaluate(step: int) -> None:
         nonlocal stale, reached
         model.eval()
-        val = label_metrics(model, val_idx, val_t, n_bins)
-        test = label_metrics(model, test_idx, test_t, n_bins)
+        val = label_metrics(model, val_idx, val_t, label_base(n_bins))
+        test = label_metrics(model, test_idx, test_t, label_base(n_bins))
         model.train()
         curve.append({"step": step, "samples": step * settings.batch, "val_loss": val["loss"],
                       "test_loss": test["loss"], "test_acc": test["acc"], "gates": gates(model)})
@@ -155,7 +155,7 @@ def train_run(split: dict, run: dict, settings: Settings, prior: str = "",
                 break
     model.load_state_dict(best["state"])
     model.eval()
-    test = label_metrics(model, test_idx, test_t, n_bins)
+    test = label_metrics(model, test_idx, test_t, label_base(n_bins))
     return {
         **{k: run[k] for k in ("key", "arm", "size", "seed")},
         "prior_sha256": run.get("prior_sha256"),

@@ -60,10 +60,11 @@ def auc(scores: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def label_metrics(model, idx: torch.Tensor, targets: torch.Tensor, n_bins: int,
+def label_metrics(model, idx: torch.Tensor, targets: torch.Tensor, base: int,
                   batch: int = 256) -> dict:
-    """Loss, accuracy and AUC of the label prediction at the query position."""
-    base = label_base(n_bins)
+    """Loss, accuracy and AUC of the label prediction at the last position, whose two label
+    tokens are `base` (negative) and `base + 1` (positive): `label_base(n_bins)` here,
+    P * bins in dev/train_rap.py's feature-named tokens."""
     logits = torch.cat([model(idx[i:i + batch])[:, -1, base:base + 2]
                         for i in range(0, idx.size(0), batch)])
     labels = targets[:, -1] - base

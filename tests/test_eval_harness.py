@@ -104,3 +104,12 @@ def test_rap_eval_refuses_bad_arguments_with_one_line(tmp_path, capsys):
         code = main(["eval", str(data), "--out", str(tmp_path / "o"), *extra])
         err = capsys.readouterr().err.strip()
         assert code == 2 and message in err and len(err.splitlines()) == 1, err
+
+
+def test_auc_matches_the_textbook_example():
+    from nanochat.tabular_task import auc
+
+    scores = torch.tensor([0.1, 0.4, 0.35, 0.8])
+    assert auc(scores, torch.tensor([0, 0, 1, 1])) == pytest.approx(0.75)
+    assert auc(torch.tensor([1.0, 1.0, 2.0]), torch.tensor([0, 1, 1])) == pytest.approx(0.75)
+    assert np.isnan(auc(scores, torch.tensor([1, 1, 1, 1])))
