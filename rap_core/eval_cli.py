@@ -128,6 +128,7 @@ def cmd_eval(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     interrupted = False
     started = time.perf_counter()
     try:
@@ -144,6 +145,7 @@ def cmd_eval(args) -> int:
         interrupted = True
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
     if "built" not in locals():
         print("rap: interrupted before training; nothing to report", file=sys.stderr)
         return 130

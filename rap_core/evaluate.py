@@ -127,10 +127,13 @@ def arm_prior(arm: str, size: int, seed: int, base: dict) -> tuple[np.ndarray | 
         return None, {}
     if arm == "zero":
         return base["rap"], {"gate": "frozen", "alpha_init": 0.0}
+    # The controls scramble the prior under test: the edited one when only a session is tested
+    # (the TUI's quick evaluation), else the fitted one.
+    source = base["session"] if base.get("derive") == "session" else base["rap"]
     if arm == "shuffled":
-        return ep.shuffled_prior(base["rap"], 1000 * size + seed), {}
+        return ep.shuffled_prior(source, 1000 * size + seed), {}
     if arm == "random":
-        return ep.random_prior(base["rap"], 1000 * size + seed), {}
+        return ep.random_prior(source, 1000 * size + seed), {}
     return base[arm], {}
 
 
@@ -160,7 +163,8 @@ def build_runs(dataset, plan: Plan, out: Path, *, say=print, cancel=None) -> dic
         say(f"size {size}: fitting cutlass on the {size} training rows (cached after the "
             f"first time)")
         rap, session, info = train_prior(dataset, rows, plan, cancel=cancel)
-        base = {"rap": rap, "session": session}
+        base = {"rap": rap, "session": session,
+                "derive": "session" if session is not None and "rap" not in plan.arms else "rap"}
         if truth:
             positions = [dataset.features.index(f) for f in truth]
             base["oracle"] = ep.oracle_prior(positions, dataset.n_features)
