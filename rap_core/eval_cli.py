@@ -129,7 +129,7 @@ def cmd_eval(args) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     previous_term = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    interrupted = False
+    interrupted, failure = False, None
     started = time.perf_counter()
     try:
         built = build_runs(dataset, plan, out, say=lambda m: print(m, file=sys.stderr),
@@ -140,7 +140,10 @@ def cmd_eval(args) -> int:
               f"sizes {','.join(map(str, built['sizes']))}, {plan.seeds} seeds, "
               f"{plan.settings.steps} steps", file=sys.stderr)
         if todo:
-            _train(todo, runs, plan, built, out, stop)
+            try:
+                _train(todo, runs, plan, built, out, stop)
+            except RapError as exc:  # report what finished, then the error
+                failure = exc
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -154,6 +157,8 @@ def cmd_eval(args) -> int:
     print_summary(doc)
     print(f"wrote {out / 'results.json'}, {out / 'report.md'} and plots "
           f"({len(results)}/{len(built['runs'])} runs)")
+    if failure is not None:
+        raise failure
     if interrupted or stop.is_set():
         print("rap: interrupted; finished runs are saved — run the same command to resume",
               file=sys.stderr)

@@ -73,3 +73,21 @@ def test_split_is_disjoint_stratified_and_nested():
     assert resolve_sizes(["all", "100"], split.pool.size) == [100, split.pool.size]
     with pytest.raises(RapError, match="exceeds"):
         resolve_sizes(["5000"], split.pool.size)
+
+
+def test_controls_scramble_the_prior_under_test():
+    from rap_core.evaluate import arm_prior
+
+    rap = ep.oracle_prior([1, 2], 6)
+    session = ep.oracle_prior([3, 4], 6)
+    base = {"rap": rap, "session": session, "derive": "rap"}
+    assert arm_prior("none", 300, 0, base) == (None, {})
+    zero, how = arm_prior("zero", 300, 0, base)
+    assert zero is rap and how == {"gate": "frozen", "alpha_init": 0.0}
+    shuffled, _ = arm_prior("shuffled", 300, 0, base)
+    assert np.array_equal(shuffled, ep.shuffled_prior(rap, 300_000))
+    base["derive"] = "session"  # the TUI's quick evaluation: only the edited prior is tested
+    shuffled, _ = arm_prior("shuffled", 300, 0, base)
+    assert np.array_equal(shuffled, ep.shuffled_prior(session, 300_000))
+    other, _ = arm_prior("shuffled", 300, 1, base)
+    assert not np.array_equal(other, shuffled)  # a new permutation per seed
