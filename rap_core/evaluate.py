@@ -48,7 +48,7 @@ class Settings:
     steps: int = 200
     batch: int = 32
     eval_every: int = 20
-    patience: int = 4
+    patience: int = 8
     n_layer: int = 2
     n_head: int = 2
     n_embd: int = 32
