@@ -46,7 +46,8 @@ def add_parsers(sub) -> None:
     ev.add_argument("--oracle", default=None,
                     help="true features for the oracle arm (known for the demo and the needle)")
     ev.add_argument("--quick", action="store_true",
-                    help="none, rap, shuffled; one size (300); 3 seeds; 100 steps")
+                    help="none, rap, shuffled; one size (300); 3 seeds; 100 steps; evaluated "
+                         "every 25 steps; no bag-of-tokens baselines")
     ev.add_argument("--out", type=Path, required=True, help="output directory")
 
     data = sub.add_parser("eval-data", help="write an evaluation table (needle or breast cancer)")
@@ -89,7 +90,8 @@ def _plan(args, dataset):
     if "none" not in arms:
         arms.insert(0, "none")  # every difference is paired against none
     arms = list(dict.fromkeys(arms))
-    return Plan(arms=arms, sizes=sizes, seeds=seeds, settings=Settings(steps=steps),
+    settings = Settings(steps=steps, eval_every=25) if args.quick else Settings(steps=steps)
+    return Plan(arms=arms, sizes=sizes, seeds=seeds, settings=settings, baselines=not args.quick,
                 statistic=args.statistic, oracle=oracle, session=args.session,
                 clip_sizes=args.sizes is None or args.quick)
 
