@@ -113,3 +113,18 @@ def test_auc_matches_the_textbook_example():
     assert auc(scores, torch.tensor([0, 0, 1, 1])) == pytest.approx(0.75)
     assert auc(torch.tensor([1.0, 1.0, 2.0]), torch.tensor([0, 1, 1])) == pytest.approx(0.75)
     assert np.isnan(auc(scores, torch.tensor([1, 1, 1, 1])))
+
+
+def test_eval_data_writes_the_needle_and_breast_cancer(tmp_path, capsys):
+    from rap_core.dataset import load_dataset
+    from rap_core.evaluate import known_truth
+
+    assert main(["eval-data", "--rows", "300", "--out", str(tmp_path / "n.csv")]) == 0
+    assert "ground truth: INDC = 1 iff N07_t2" in capsys.readouterr().out
+    needle = load_dataset(tmp_path / "n.csv")
+    assert needle.n_features == 256
+    assert known_truth(needle) == ("N07_t2", "N19_t5", "N28_t6")
+    assert main(["eval-data", "--breast-cancer", "--out", str(tmp_path / "bc.csv")]) == 0
+    bc = load_dataset(tmp_path / "bc.csv")
+    assert (bc.n_rows, bc.n_features, bc.n_positive) == (569, 30, 212)
+    assert known_truth(bc) is None
