@@ -82,7 +82,8 @@ class QuickEval:
     def command(self) -> list[str]:
         size = str(SETTINGS["size"])
         return [sys.executable, "-m", "rap_core.cli", "eval", str(self.data_path), "--target",
-                self.target, "--session", str(self.session_path), "--arms", SETTINGS["arms"],
+                self.target, "--quick", "--session", str(self.session_path),
+                "--arms", SETTINGS["arms"],
                 "--sizes", size, "--seeds", str(SETTINGS["seeds"]), "--steps",
                 str(SETTINGS["steps"]), "--out", str(self.out)]
 
