@@ -97,3 +97,24 @@ def test_chart_and_summary_render_every_arm():
     assert "n" in body and "p" in body and "s" in body and "your prior" in lines[-1]
     text = "\n".join(line.plain for line in summary_lines(doc))
     assert "helps" in text and "[" in text and "gates 4.00 4.20" in text
+
+
+def test_quick_eval_command_is_rap_eval_quick_on_the_edited_prior():
+    from rap_core.cli import build_parser
+    from rap_core.dataset import load_dataset
+    from rap_core.demo import demo_path
+    from rap_core.edits import Edit
+    from rap_core.fit import load_or_fit
+    from rap_core.session import load_session
+    from rap_core.studio import Studio
+
+    dataset = load_dataset(demo_path())
+    studio = Studio.from_fit(dataset, load_or_fit(dataset))
+    before = quick_eval.prior_key(studio)
+    studio.apply(Edit("weight", "V2_t3", 2.0))
+    job = quick_eval.QuickEval(studio, demo_path(), "INDC")
+    assert job.key != before  # the cache key follows the edited prior
+    args = build_parser().parse_args(job.command()[3:])
+    assert args.command == "eval" and args.quick and args.arms == "none,session,shuffled"
+    assert [e.feature for e in load_session(args.session).edits] == ["V2_t3"]
+    assert quick_eval.cached(job.key) is None
