@@ -12,7 +12,6 @@ Prints a Markdown table; each ratio is against unbiased runs interleaved with th
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -25,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nanochat.rap_attention import RapLayer, RapPrior, biased_attention, unbiased_attention  # noqa: E402
 from nanochat.rap_prior import make_prior, save_prior  # noqa: E402
+from rap_core.cli_parser import OneLineParser  # noqa: E402
 
 VOTES = 10
 
@@ -91,7 +91,7 @@ def bench(device: str, lengths: list[int], batch: int, heads: int, dim: int, rep
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--T", type=int, nargs="+", default=[512, 1024, 2048])
     parser.add_argument("--batch", type=int, default=None)

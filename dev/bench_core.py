@@ -14,7 +14,6 @@ percentiles over every edit for the edit timings. Exit status 1 if a checked tar
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
+from rap_core.cli_parser import OneLineParser  # noqa: E402
 from rap_core.layout import make_layout  # noqa: E402
 from rap_core.prior import PriorBuilder  # noqa: E402
 from rap_core.statistic import CoactivationCounts, Statistic  # noqa: E402
@@ -115,7 +115,7 @@ def bench_metrics(rng, n: int, p: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; no targets checked")
     parser.add_argument("--metrics", action="store_true", help="also time rule metrics")
     args = parser.parse_args(argv)

@@ -12,7 +12,6 @@ and the session autosave it includes. Exit status 1 if the checked target is mis
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
+from rap_core.cli_parser import OneLineParser  # noqa: E402
 from rap_core.edits import Edit  # noqa: E402
 from rap_core.metrics import MetricsEngine  # noqa: E402
 from rap_core.ranges import make_ranges  # noqa: E402
@@ -115,7 +115,7 @@ def bench_studio(n: int, p: int, edits: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, no target checked")
     args = parser.parse_args()
     if args.quick:

@@ -22,7 +22,6 @@ frame (the shell: status line, tabs, footer), "ready" is when the demo's rule is
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import statistics
@@ -35,6 +34,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from rap_core.cli_parser import OneLineParser  # noqa: E402
 
 
 def synthetic_studio(p: int, n: int = 400, seed: int = 0):
@@ -172,7 +173,7 @@ def startup(runs: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[512, 4096])
     parser.add_argument("--edits", type=int, default=200)
     parser.add_argument("--terminal", default="160x44",

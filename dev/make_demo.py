@@ -10,12 +10,12 @@ exits non-zero if not: a generator change that cutlass cannot recover must not s
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import sys
 import time
 
 from rap_core.atomic import write_bytes_atomic
+from rap_core.cli_parser import OneLineParser
 from rap_core.demo import GROUND_TRUTH, demo_fit_path, demo_path, generate_demo
 
 
@@ -54,7 +54,7 @@ def fit_and_check() -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="also run and ship the demo fit")
     args = parser.parse_args()
     write_data()

@@ -15,6 +15,12 @@ What it does to PATH/nanochat/:
 Design choices:
 - Every edit is an (anchor, replacement) pair; revert is the reverse replacement, so no backup
   files. A file where any anchor is missing or repeated is left untouched, with the anchors named.
+- Check everything, then write everything: the anchors, the modules already there, every target's
+  permissions (a 0444 gpt.py is refused, not replaced; a symlinked one is refused, the link kept)
+  are checked before the first write, and a write that still fails (an immutable file, a full
+  disk) rolls back the ones before it. "left untouched" is then true.
+- The file's own bytes are kept: CRLF line endings and a UTF-8 BOM survive apply + revert
+  byte for byte; a file that is not UTF-8 is refused in one line.
 - The patched text must compile before it is written; writes are atomic (temp + rename).
 - With `rap_prior` empty (the default) the patched model is the original one: no parameter, no
   buffer, and the original FA3/SDPA calls.
@@ -22,15 +28,18 @@ Design choices:
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import difflib
+import os
 import sys
 from pathlib import Path
 from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from rap_core.atomic import write_bytes_atomic  # noqa: E402  (keeps the file's mode too)
+from rap_core.atomic import check_output_path, write_bytes_atomic  # noqa: E402  (keeps modes)
+from rap_core.cli_parser import OneLineParser  # noqa: E402
+from rap_core.errors import RapError  # noqa: E402
 
 OURS = Path(__file__).resolve().parents[1] / "nanochat"
 MODULES = ("rap_attention.py", "rap_flex.py", "rap_prior.py")
@@ -49,14 +58,19 @@ def _after(anchor: str, *lines: str) -> str:
 EDITS = (
     Edit("import", "from nanochat.flash_attention import flash_attn\n",
          _after("from nanochat.flash_attention import flash_attn\n",
-                "from nanochat.rap_attention import RapPrior, prior_from_env  # RAP prior")),
+                "from nanochat.rap_attention import RapPrior  # RAP prior")),
     Edit("config", '    window_pattern: str = "SSSL"\n',
          _after('    window_pattern: str = "SSSL"\n',
-                "    rap_prior: str = prior_from_env()  # RAP: rap_prior.pt ($NANOCHAT_RAP_PRIOR)",
+                "    rap_prior: str | None = None  # RAP: rap_prior.pt; None: $NANOCHAT_RAP_PRIOR"
+                " when the model is built",
                 "    rap_alpha_init: float | None = None  # RAP: overrides the file's alpha_init",
                 "    rap_alpha_per_head: bool = False  # RAP: one gate per head, not per layer",
                 "    rap_prior_len: int = 0  # RAP: L, recorded so checkpoints reload without the"
-                " file")),
+                " file",
+                '    rap_prior_sha256: str = ""  # RAP: provenance, recorded at construction',
+                '    rap_prior_source: str = ""  # RAP: the artifact\'s source (JSON)',
+                "    rap_bos: int | None = None  # RAP: packed documents' BOS id; None:"
+                " $NANOCHAT_RAP_BOS")),
     Edit("attention signature",
          "    def forward(self, x, ve, cos_sin, window_size, kv_cache):\n"
          "        B, T, C = x.size()\n",
@@ -80,13 +94,14 @@ EDITS = (
                 "        # RAP: one shared prior buffer + gates (n_layer, 1 or n_head); None when"
                 " off.",
                 "        # Meta-safe: only the size is read here, the numbers in init_weights()",
-                "        self.rap = RapPrior.from_config(config)")),
+                "        self.rap = RapPrior.from_config(config, self)")),
     Edit("init_weights", "        self.cos, self.sin = cos, sin\n",
          _after("        self.cos, self.sin = cos, sin\n",
                 "        if self.rap is not None:  # RAP: bias and gates from the file",
                 "            self.rap.init_weights()")),
     Edit("forward", "            x = block(x, ve, cos_sin, self.window_sizes[i], kv_cache)\n",
-         "            rap = self.rap.layer(i) if self.rap is not None else None  # RAP\n"
+         "            rap = self.rap.layer(i, idx if kv_cache is None else None)"
+         " if self.rap is not None else None  # RAP: packed rows\n"
          "            x = block(x, ve, cos_sin, self.window_sizes[i], kv_cache, rap)\n"),
     Edit("optimizer accounting",
          "        assert len(list(self.parameters())) == len(matrix_params) + ",
@@ -136,8 +151,21 @@ def unpatch_text(text: str) -> str:
     return text
 
 
+class Source(NamedTuple):
+    """gpt.py as read: its text with LF newlines, how to write it back, and its state."""
+
+    path: Path
+    text: str
+    newline: str   # "\n" or "\r\n": the file's own, restored on write
+    bom: bool      # a UTF-8 byte-order mark, restored on write
+    status: str    # "applied" | "clean"
+
+
 def _gpt(root: Path) -> Path:
     gpt = Path(root) / "nanochat" / "gpt.py"
+    if gpt.is_symlink():
+        raise PatchError(f"{gpt} is a symbolic link (to {os.path.realpath(gpt)}); patch a real "
+                         f"file (replace the link with a copy); left untouched")
     if not gpt.is_file():
         raise PatchError(f"{root}: no nanochat/gpt.py here; give the root of a nanochat checkout")
     return gpt
@@ -152,30 +180,114 @@ def _is_ours(data: bytes, name: str) -> bool:
     return data.split(b"\n", 1)[0] == _ours(name).split(b"\n", 1)[0]
 
 
-def _recognised(root: Path) -> tuple[Path, str, str]:
-    """(gpt.py, its text, "applied" | "clean"); an unrecognised file is refused, untouched."""
+def _decode(gpt: Path) -> tuple[str, str, bool]:
+    """(text with LF newlines, the file's newline, had a BOM); PatchError if not patchable text."""
+    data = gpt.read_bytes()
+    bom = data.startswith(b"\xef\xbb\xbf")
+    try:
+        text = data[3 if bom else 0:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PatchError(f"{gpt}: not UTF-8 text (invalid byte at offset {exc.start}); "
+                         f"left untouched") from None
+    crlf, lf = text.count("\r\n"), text.count("\n")
+    if crlf and crlf != lf:
+        raise PatchError(f"{gpt}: mixed line endings ({crlf} CRLF, {lf - crlf} LF); normalise "
+                         f"them first; left untouched")
+    return text.replace("\r\n", "\n"), ("\r\n" if crlf else "\n"), bom
+
+
+def _encode(source: Source, text: str) -> bytes:
+    data = text.replace("\n", source.newline).encode("utf-8")
+    return (b"\xef\xbb\xbf" + data) if source.bom else data
+
+
+def _recognised(root: Path) -> Source:
+    """gpt.py read and recognised; an unrecognised file is refused, untouched."""
     gpt = _gpt(root)
-    text = gpt.read_text(encoding="utf-8")
+    text, newline, bom = _decode(gpt)
     status, problems = state(text)
     if status == "unrecognised":
         raise PatchError(f"{gpt}: structure not recognised, left untouched ({'; '.join(problems)})")
-    return gpt, text, status
+    return Source(gpt, text, newline, bom, status)
+
+
+def _writable(path: Path) -> None:
+    """Refuse (one line, nothing written yet) a target we may not replace: read-only, a link
+    to elsewhere, not a regular file, or in a directory we cannot write."""
+    if path.is_symlink():
+        raise PatchError(f"{path} is a symbolic link; left untouched (replace it with a file)")
+    try:
+        check_output_path(path, example=path.name)
+    except RapError as exc:
+        raise PatchError(f"{exc}; left untouched") from None
+
+
+class _Transaction:
+    """Writes that all happen or none: each file's old bytes are kept, and restored on failure."""
+
+    def __init__(self) -> None:
+        self.undo: list[tuple[Path, bytes | None]] = []
+
+    def write(self, path: Path, data: bytes) -> None:
+        old = path.read_bytes() if path.exists() else None
+        if old == data:
+            return
+        write_bytes_atomic(path, data)
+        self.undo.append((path, old))
+
+    def remove(self, path: Path) -> None:
+        old = path.read_bytes()
+        path.unlink()
+        self.undo.append((path, old))
+
+    def rollback(self) -> None:
+        for path, old in reversed(self.undo):
+            with contextlib.suppress(OSError, RapError):
+                if old is None:
+                    path.unlink()
+                else:
+                    write_bytes_atomic(path, old)
+
+
+def _commit(steps, what: str, gpt: Path) -> None:
+    """Run `steps(transaction)`; on any failure undo what was done and raise one line."""
+    transaction = _Transaction()
+    try:
+        steps(transaction)
+    except (OSError, RapError) as exc:
+        transaction.rollback()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        raise PatchError(f"{gpt}: {what} failed{where}: {reason}; rolled back, left untouched") \
+            from None
 
 
 def apply(root: Path) -> str:
-    gpt, text, status = _recognised(root)
-    for name in MODULES:  # copy (or refresh) our modules first: the patched file imports them
+    source = _recognised(root)
+    gpt = source.path
+    # Check everything first: no module is copied into a checkout whose gpt.py we then refuse.
+    for name in MODULES:
         target = gpt.parent / name
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise PatchError(f"{target}: exists and is not a regular file; left untouched")
         if target.exists() and not _is_ours(target.read_bytes(), name):
             raise PatchError(f"{target}: exists and is not ours; left untouched")
         if not target.exists() or target.read_bytes() != _ours(name):
-            write_bytes_atomic(target, _ours(name))
-    if status == "applied":
+            _writable(target)
+    if source.status == "applied":
+        _commit(lambda t: [t.write(gpt.parent / n, _ours(n)) for n in MODULES], "apply", gpt)
         return f"{gpt}: already applied (modules up to date)"
-    patched = patch_text(text)
+    patched = patch_text(source.text)
     compile(patched, str(gpt), "exec")  # never write a file that does not parse
-    write_bytes_atomic(gpt, patched.encode("utf-8"))
-    return (f"{gpt}: applied {len(EDITS)} edits (+{changed_lines(text, patched)} lines "
+    _writable(gpt)
+
+    def steps(t: _Transaction) -> None:
+        for name in MODULES:  # modules first: the patched file imports them
+            t.write(gpt.parent / name, _ours(name))
+        t.write(gpt, _encode(source, patched))
+
+    _commit(steps, "apply", gpt)
+    return (f"{gpt}: applied {len(EDITS)} edits (+{changed_lines(source.text, patched)} lines "
             f"changed or added), copied {', '.join(MODULES)}")
 
 
@@ -186,23 +298,30 @@ def changed_lines(before: str, after: str) -> int:
 
 
 def revert(root: Path) -> str:
-    gpt, text, status = _recognised(root)
-    if status == "applied":
-        write_bytes_atomic(gpt, unpatch_text(text).encode("utf-8"))
-    removed = []
-    for name in MODULES:
-        target = gpt.parent / name
-        if target.exists() and _is_ours(target.read_bytes(), name):
-            target.unlink()
-            removed.append(name)
-    what = "reverted" if status == "applied" else "was not applied"
-    return f"{gpt}: {what}; removed {', '.join(removed) or 'no modules'}"
+    source = _recognised(root)
+    gpt = source.path
+    ours = [gpt.parent / n for n in MODULES
+            if (gpt.parent / n).is_file() and not (gpt.parent / n).is_symlink()
+            and _is_ours((gpt.parent / n).read_bytes(), n)]
+    if source.status == "applied":
+        _writable(gpt)
+
+    def steps(t: _Transaction) -> None:
+        if source.status == "applied":
+            t.write(gpt, _encode(source, unpatch_text(source.text)))
+        for module in ours:
+            t.remove(module)
+
+    _commit(steps, "revert", gpt)
+    what = "reverted" if source.status == "applied" else "was not applied"
+    return f"{gpt}: {what}; removed {', '.join(m.name for m in ours) or 'no modules'}"
 
 
 def check(root: Path) -> tuple[int, str]:
     gpt = _gpt(root)
-    status, problems = state(gpt.read_text(encoding="utf-8"))
-    modules = all((gpt.parent / n).exists() and (gpt.parent / n).read_bytes() == _ours(n)
+    text, _, _ = _decode(gpt)
+    status, problems = state(text)
+    modules = all((gpt.parent / n).is_file() and (gpt.parent / n).read_bytes() == _ours(n)
                   for n in MODULES)
     if status == "applied":
         note = "" if modules else " (our modules are missing or outdated: apply again)"
@@ -213,7 +332,7 @@ def check(root: Path) -> tuple[int, str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="root of a nanochat checkout")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="report whether it is applied")
@@ -226,8 +345,12 @@ def main(argv=None) -> int:
             return code
         print(revert(args.path) if args.revert else apply(args.path))
         return 0
-    except (PatchError, OSError, SyntaxError) as exc:
+    except (PatchError, RapError, SyntaxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.filename or args.path}: {exc.strerror or exc}; left untouched",
+              file=sys.stderr)
         return 2
 
 

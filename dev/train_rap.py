@@ -18,7 +18,6 @@ Design choices:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -32,8 +31,10 @@ import torch.distributed as dist
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nanochat.gpt import GPT, GPTConfig  # noqa: E402
-from nanochat.rap_prior import PriorFormatError, load_prior  # noqa: E402
+from nanochat.rap_prior import PriorFormatError, check_alpha_init, load_prior  # noqa: E402
 from nanochat.tabular_task import label_metrics  # noqa: E402
+from rap_core.cli_parser import OneLineParser  # noqa: E402
+from rap_core.errors import RapError  # noqa: E402
 
 
 def load_rows(args) -> tuple[list[str], torch.Tensor, torch.Tensor]:
@@ -111,7 +112,7 @@ def evaluate(model, idx, targets, label_base: int) -> tuple[float, float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="", help="CSV/Parquet file (default: the demo)")
     parser.add_argument("--target", default="INDC")
     parser.add_argument("--synthetic", type=int, default=0, help="N synthetic rows instead")
@@ -129,6 +130,10 @@ def main(argv=None) -> int:
     parser.add_argument("--log-every", type=int, default=25)
     parser.add_argument("--json", default="", help="write the final metrics here")
     args = parser.parse_args(argv)
+    problem = check_args(args)
+    if problem:  # before any process group, data or model: a typo costs nothing
+        print(f"train_rap: error: {problem}", file=sys.stderr)
+        return 2
 
     distributed = "RANK" in os.environ
     if distributed:
@@ -139,12 +144,58 @@ def main(argv=None) -> int:
     say = print if rank == 0 else (lambda *a, **k: None)
     try:
         return train(args, rank, world, device, say)
-    except PriorFormatError as exc:
+    except (PriorFormatError, RapError) as exc:
         print(f"rank {rank}: error: {exc}", file=sys.stderr)
         return 2
     finally:
         if distributed:
             dist.destroy_process_group()
+
+
+def check_args(args) -> str | None:
+    """The first problem with the arguments (one line), or None: checked before training."""
+    from rap_core.atomic import check_output_path, check_regular_input
+
+    for name in ("steps", "batch", "bins", "n_layer", "n_head", "n_embd", "log_every"):
+        if getattr(args, name) < 1:
+            return f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
+    if args.bins < 2:
+        return f"--bins must be >= 2 (a feature needs at least two bins), got {args.bins}"
+    if args.synthetic < 0:
+        return f"--synthetic must be >= 0 (rows), got {args.synthetic}"
+    if args.n_embd % args.n_head or (args.n_embd // args.n_head) % 2:
+        return (f"--n-head {args.n_head} must divide --n-embd {args.n_embd} into an even head "
+                f"width (rotary embeddings pair the channels)")
+    if not math.isfinite(args.gate_lr) or args.gate_lr <= 0:
+        return f"--gate-lr must be a positive number, got {args.gate_lr}"
+    try:
+        if args.alpha_init is not None:
+            check_alpha_init(args.alpha_init, "--alpha-init")
+        if args.data and not args.synthetic:
+            check_regular_input(args.data, "--data")
+        if args.prior:
+            check_regular_input(args.prior, "--prior")
+        if args.json:  # the results arrive after training: a bad path must fail now
+            check_output_path(args.json, inputs=[args.data or None, args.prior or None],
+                              example="metrics.json")
+    except (PriorFormatError, RapError) as exc:
+        return str(exc)
+    return None
+
+
+class NonFiniteLoss(RapError):
+    """Training diverged: say where and stop, instead of training on NaN."""
+
+
+def check_finite(loss: torch.Tensor, step: int, world: int) -> None:
+    """Raise NonFiniteLoss on every rank together when any rank's loss is NaN or inf (a rank
+    stopping alone would leave the others waiting in the next all-reduce)."""
+    bad = (~torch.isfinite(loss.detach())).float()
+    if world > 1:
+        dist.all_reduce(bad)
+    if bad.item():
+        raise NonFiniteLoss(f"the loss is {loss.item()} at step {step} (on at least one rank); "
+                            f"training diverged: lower --alpha-init or the learning rates")
 
 
 def train(args, rank, world, device, say) -> int:
@@ -177,6 +228,7 @@ def train(args, rank, world, device, say) -> int:
     for step in range(1, args.steps + 1):
         rows = torch.randint(0, n_train, (args.batch,), generator=gen).to(device)
         loss = trained(idx[rows], targets=targets[rows])
+        check_finite(loss, step, world)
         loss.backward()
         frac = min(1.0, 2 * (args.steps - step) / args.steps + 0.05)  # warm-down: last half
         for group in optimizer.param_groups:
@@ -192,7 +244,8 @@ def train(args, rank, world, device, say) -> int:
     val_loss, val_acc = evaluate(model, idx[n_train:], targets[n_train:], label_base)
     result = {"steps": args.steps, "world": world, "prior": args.prior, "val_loss": val_loss,
               "val_acc": val_acc, "elapsed_s": round(elapsed, 2), "gate_spread": spread,
-              "alpha": model.rap.alpha.detach().cpu().tolist() if model.rap is not None else None}
+              "alpha": model.rap.alpha.detach().cpu().tolist() if model.rap is not None else None,
+              **(model.rap.gate_log() if model.rap is not None else {})}
     say(f"done in {elapsed:.1f} s  val acc {val_acc:.3f}  gates in sync across {world} rank(s): "
         f"max difference {spread:.1e}")
     if rank == 0 and args.json:
@@ -206,10 +259,10 @@ def train(args, rank, world, device, say) -> int:
 
 
 def gates(model) -> str:
+    """The per-layer gates as logged: `rap/alpha/l{i}` (RapPrior.gate_log), or "no prior"."""
     if model.rap is None:
         return "no prior"
-    alpha = model.rap.alpha.detach().cpu()
-    return "alpha " + " ".join(f"{row.mean().item():+.3f}" for row in alpha)
+    return "  ".join(f"{key} {value:+.3f}" for key, value in model.rap.gate_log().items())
 
 
 def gate_spread(model, world: int) -> float:

@@ -7,9 +7,11 @@ embedding and lm_head, per-layer residual scalars (resid_lambdas, x0_lambdas).
 
 The RAP part:
 - `GPTConfig.rap_prior` is the path of a rap_prior.pt ("" = off: no RapPrior module exists and the
-  model is exactly the unbiased one). `rap_alpha_init` overrides the artifact's alpha_init;
-  `rap_alpha_per_head` gives each head its own gate; `rap_prior_len` records L, filled in at
-  construction, so a saved config can rebuild the model from a checkpoint without the file.
+  model is exactly the unbiased one; None = $NANOCHAT_RAP_PRIOR, read when the model is built).
+  `rap_alpha_init` overrides the artifact's alpha_init; `rap_alpha_per_head` gives each head its
+  own gate; `rap_prior_len` records L, filled in at construction, so a saved config can rebuild
+  the model from a checkpoint without the file; `rap_prior_sha256` and `rap_prior_source` record
+  the artifact's provenance the same way.
 - Built like nanochat builds it: `__init__` may run under torch.device("meta") and holds shapes
   only; `init_weights()` writes every number, the prior included.
 - `setup_optimizer()`: Muon for the block matrices, AdamW for embeddings, lm_head and scalars; the
@@ -41,6 +43,9 @@ class GPTConfig:
     rap_alpha_init: float | None = None
     rap_alpha_per_head: bool = False
     rap_prior_len: int = 0
+    rap_prior_sha256: str = ""  # provenance, filled at construction: checkpoints record it
+    rap_prior_source: str = ""  # the artifact's source dict as JSON (data hash, rows, fit, ...)
+    rap_bos: int | None = -1  # >= 0: packed documents start with this token (positions relative)
 
 
 def norm(x):
@@ -112,7 +117,7 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.resid_lambdas = nn.Parameter(torch.ones(config.n_layer))
         self.x0_lambdas = nn.Parameter(torch.zeros(config.n_layer))
-        self.rap = RapPrior.from_config(config)  # None when config.rap_prior is ""
+        self.rap = RapPrior.from_config(config, self)  # None when config.rap_prior is ""
         self.rotary_seq_len = config.sequence_len * 10
         cos, sin = self._rotary(self.rotary_seq_len, config.n_embd // config.n_head)
         self.register_buffer("cos", cos, persistent=False)
@@ -168,7 +173,9 @@ class GPT(nn.Module):
         x = x0 = norm(self.transformer.wte(idx))
         for i, block in enumerate(self.transformer.h):
             x = self.resid_lambdas[i] * x + self.x0_lambdas[i] * x0
-            rap = self.rap.layer(i) if self.rap is not None else None
+            # Training rows may pack documents; a cached generation is one document from 0.
+            docs_from = idx if kv_cache is None else None
+            rap = self.rap.layer(i, docs_from) if self.rap is not None else None
             x = block(x, cos_sin, self.window_sizes[i], kv_cache, rap)
         logits = self.lm_head(norm(x)).float()
         logits = 15.0 * torch.tanh(logits / 15.0)  # soft cap, as nanochat

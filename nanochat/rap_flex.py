@@ -26,9 +26,11 @@ def _flex_kernel(compiled: bool):
     return _FLEX["compiled"]
 
 
-@torch.compiler.disable
 def block_mask(q_len: int, k_len: int, window: int, q_start: int, device):
-    """Causal + window block mask, built once per (lengths, window, offset, device)."""
+    """Causal + window block mask, built once per (lengths, window, offset, device).
+
+    Not `torch.compiler.disable`d: dynamo traces the lookup (and, on a miss, the construction)
+    inside a compiled model with no graph break (checked on CPU with torch._dynamo.explain)."""
     from torch.nn.attention.flex_attention import create_block_mask
     key = (q_len, k_len, window, q_start, str(device))
     if key not in _BLOCK_MASKS:
@@ -58,6 +60,35 @@ def flex_attention_rap(q, k, v, bias_rows, alpha, window: int, q_start: int = 0,
         compiled = q.is_cuda
     kernel = _flex_kernel(compiled)
     mask = block_mask(q.size(1), k.size(1), window, q_start, q.device)
+    y = kernel(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), score_mod=score_mod,
+               block_mask=mask, enable_gqa=heads != k.size(2))
+    return y.transpose(1, 2)
+
+
+def flex_attention_documents(q, k, v, bias, docs, alpha, window: int,
+                             compiled: bool | None = None):
+    """Packed rows: score += alpha[h] * B[pos_q, pos_kv] when q and kv share a document.
+
+    The (L+1, L+1) table (B plus a zero row/column for "past L") and the (B, T) document
+    positions and ids are captured tensors; the block mask is the plain causal + window one
+    (nanochat lets a document attend to earlier ones in its row; only the prior is per document).
+    """
+    heads = q.size(2)
+    gate = alpha.float().expand(heads) if alpha.numel() == 1 else alpha.float()
+    size = bias.size(0)
+    table = torch.nn.functional.pad(bias.float(), (0, 1, 0, 1))
+    pos = torch.where(docs.pos < 0, size, docs.pos.clamp(max=size))  # BOS: the zero row
+    ident = docs.ident
+
+    def score_mod(score, b, h, q_idx, kv_idx):
+        same = ident[b, q_idx] == ident[b, kv_idx]
+        prior = table[pos[b, q_idx], pos[b, kv_idx]]
+        return score + gate[h] * torch.where(same, prior, torch.zeros_like(prior))
+
+    if compiled is None:
+        compiled = q.is_cuda
+    kernel = _flex_kernel(compiled)
+    mask = block_mask(q.size(1), k.size(1), window, 0, q.device)
     y = kernel(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), score_mod=score_mod,
                block_mask=mask, enable_gqa=heads != k.size(2))
     return y.transpose(1, 2)

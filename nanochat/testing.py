@@ -27,7 +27,8 @@ def write_prior(path, size: int = 12, alpha_init: float = 0.8, prefix: str = "V"
 
 def tiny_config(prior_path="", **overrides) -> GPTConfig:
     fields = dict(sequence_len=16, vocab_size=50, n_layer=2, n_head=4, n_kv_head=2, n_embd=32,
-                  window_pattern="SL", rap_prior=str(prior_path))
+                  window_pattern="SL",
+                  rap_prior=None if prior_path is None else str(prior_path))
     fields.update(overrides)
     return GPTConfig(**fields)
 

@@ -6,7 +6,9 @@ parameters should take milliseconds. Design choices:
   can never execute code.
 - The key hashes the dataset fingerprint (its parsed content, not its file bytes), the parameters
   and the cutlass version, so a new cutlass release never serves an old fit.
-- A file that cannot be read or parsed is treated as absent: the caller refits and overwrites it.
+- A file that cannot be read or parsed, or whose content is not a valid fit (`Fit.from_json_dict`
+  checks every field), is treated as absent: the caller refits and overwrites it. A FIFO or
+  device at an entry's path is refused with one line, never opened (it would hang).
   A full disk or a read-only cache directory never fails a fit; the result just is not kept.
 - The directory honours `$XDG_CACHE_HOME` at call time (tests set it per test).
 """
@@ -21,6 +23,8 @@ import os
 from pathlib import Path
 
 from rap_core.atomic import write_text_atomic
+from rap_core.errors import RapError
+from rap_core.jsonfile import CorruptJSON, read_json_file
 
 APP_DIR = "rap-studio"
 
@@ -43,11 +47,12 @@ def fit_path(key: str, directory: str | os.PathLike | None = None) -> Path:
 
 
 def read_json(path: str | os.PathLike) -> dict | None:
-    """The JSON object in `path`, or None when it is missing, unreadable or not an object."""
+    """The JSON object in `path`, or None when it is missing, unreadable, corrupt (1e400, NaN,
+    deep nesting: rap_core.jsonfile) or not an object. A FIFO or other non-regular file at the
+    path is a RapError: it is never opened for reading (that would hang) nor replaced."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = read_json_file(path, "cache entry")
+    except (OSError, CorruptJSON):
         return None
     return data if isinstance(data, dict) else None
 
@@ -55,7 +60,7 @@ def read_json(path: str | os.PathLike) -> dict | None:
 def write_json(path: str | os.PathLike, payload: dict) -> Path | None:
     """Write `payload` atomically as strict JSON; None (not an error) if the disk refuses."""
     text = json.dumps(payload, allow_nan=False, separators=(",", ":"))
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, RapError):
         return write_text_atomic(path, text + "\n")
     return None
 

@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+from rap_core.cli_parser import OneLineParser, nonempty_path, positive_int
 from rap_core.errors import FitCancelled, RapError
 
 EXIT_USAGE = 2
@@ -22,7 +23,7 @@ EXIT_CANCELLED = 130
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="dataset: .csv, .tsv, .parquet (or .csv.gz)")
     parser.add_argument("--target", default="INDC", help="binary target column (default: INDC)")
-    parser.add_argument("--session", type=Path, default=None,
+    parser.add_argument("--session", type=nonempty_path, default=None,
                         help="session JSON whose edits to apply (default: none; the fitted rule)")
     fit = parser.add_argument_group("fit parameters (cutlass)")
     fit.add_argument("--Cs", type=int, default=15, help="number of C values on the L1 path (15)")
@@ -40,7 +41,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="rap", description="Rectified Attention Priors from cutlass rules (headless).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="co-activation statistic S (default: cpmi, class-contrastive PMI)")
     export.add_argument("--alpha-init", type=float, default=1.0,
                         help="initial attention gate alpha (default: 1.0)")
-    export.add_argument("--out", type=Path, default=Path("rap_prior.pt"),
+    export.add_argument("--out", type=nonempty_path, default=Path("rap_prior.pt"),
                         help="output file (default: rap_prior.pt)")
 
     rules = sub.add_parser("rules", help="print the critical ranges and the compressed rule")
@@ -62,11 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = sub.add_parser("inspect", help="validate a prior file and summarise it")
     inspect.add_argument("file", type=Path, help="a rap_prior.pt")
-    inspect.add_argument("--size", type=int, default=24,
+    inspect.add_argument("--size", type=positive_int, default=24,
                          help="heatmap size in cells (block-averaged; default 24)")
 
     demo = sub.add_parser("demo", help="write the bundled demo dataset")
-    demo.add_argument("--out", type=Path, default=Path("demo.csv"), help="default: demo.csv")
+    demo.add_argument("--out", type=nonempty_path, default=Path("demo.csv"),
+                      help="default: demo.csv")
 
     from rap_core.eval_cli import add_parsers as add_eval_parsers
 
@@ -83,18 +85,27 @@ def _fit_params(args):
     return params
 
 
-def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features"):
-    """Load data, fit (cached), and open a Studio with the session's edits replayed."""
-    from rap_core.dataset import load_dataset
+def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features", precheck=None):
+    """Load data, fit (cached), and open a Studio with the session's edits replayed.
 
-    # Validate the data before anything else: a bad column should cost a second, not a fit.
+    Everything that can be checked without the fit is checked first (data, parameters, session,
+    and `precheck(dataset)` for the command's own arguments): a bad argument costs a second,
+    not a fit of minutes.
+    """
+    from rap_core.dataset import load_dataset
+    from rap_core.preflight import check_session
+
+    params = _fit_params(args)
     dataset = load_dataset(args.data, target=args.target, cv=args.cv)
     for note in dataset.notes:
         print(f"note: {note}", file=sys.stderr)
+    if args.session is not None:
+        check_session(args.session, dataset)
+    if precheck is not None:
+        precheck(dataset)
     from rap_core.fit import load_or_fit
     from rap_core.studio import Studio
 
-    params = _fit_params(args)
     cancelled = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancelled.set())
     try:
@@ -102,9 +113,6 @@ def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features"):
                           cancel=cancelled.is_set)
     finally:
         signal.signal(signal.SIGINT, previous)
-    if args.session is not None and not args.session.is_file():
-        raise RapError(f"{args.session}: no such session file; save one from rap-studio "
-                       f"or omit --session")
     # A read-only replay: exporting never rewrites the user's session file.
     studio = Studio.from_fit(dataset, fit, statistic=statistic, layout=layout,
                              session_path=args.session)
@@ -126,8 +134,12 @@ def _progress_printer():
 
 
 def cmd_export(args) -> int:
-    dataset, fit, studio = _open_studio(args, statistic=args.statistic, layout=args.layout)
-    result = studio.export(args.out, layout=args.layout, alpha_init=args.alpha_init)
+    from rap_core.preflight import check_export_args
+
+    dataset, fit, studio = _open_studio(args, statistic=args.statistic, layout=args.layout,
+                                        precheck=lambda data: check_export_args(args, data))
+    result = studio.export(args.out, layout=args.layout, alpha_init=args.alpha_init,
+                           inputs=[args.data, args.session])
     votes = studio.rule.votes()
     shape = f"{result.shape[0]}x{result.shape[1]}"
     print(f"wrote {result.path}  bias {shape}  layout {result.layout}  "
@@ -169,9 +181,15 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from rap_core.atomic import check_output_path
     from rap_core.demo import GROUND_TRUTH, write_demo_csv
 
-    path = write_demo_csv(args.out)
+    check_output_path(args.out, example="demo.csv")
+    try:
+        path = write_demo_csv(args.out)
+    except OSError as exc:
+        raise RapError(f"cannot write {args.out}: {exc.strerror or exc}; choose another path "
+                       f"with --out") from None
     print(f"wrote {path}")
     print("ground truth: INDC = 1 iff " + " and ".join(
         f"{feature} in [{'-inf' if lo is None else lo}, {'+inf' if hi is None else hi}]"
@@ -208,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rap: interrupted; nothing was written", file=sys.stderr)
         return EXIT_CANCELLED
+    except OSError as exc:  # the disk or the OS refused something we did not foresee
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"rap: cannot complete:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import gzip
 import hashlib
 import io
 import os
+import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,10 +75,19 @@ def load_dataset(path: str | os.PathLike, target: str = DEFAULT_TARGET, *, cv: i
     """Read CSV / TSV / Parquet (optionally .gz) and validate it; raises RapError (one line)."""
     file = Path(path)
     name = file.name
-    if not file.exists():
-        raise RapError(f"{file}: no such file; check the path (or run `rap demo` for sample data)")
-    if file.is_dir():
+    try:
+        st = os.stat(file)
+    except FileNotFoundError:
+        raise RapError(f"{file}: no such file; check the path (or run `rap demo` for sample "
+                       f"data)") from None
+    except OSError as exc:
+        raise RapError(f"{file}: cannot read it ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise RapError(f"{file} is a directory; give a data file (.csv, .tsv or .parquet)")
+    if not stat.S_ISREG(st.st_mode):
+        # Reading a FIFO or a device would block or never end: refuse without opening it.
+        raise RapError(f"{file} is not a regular file (a FIFO, device or socket); save the data "
+                       f"to a file and give that")
     header = _header(file)
     duplicates = sorted({c for c in header if header.count(c) > 1})
     if duplicates:
@@ -160,11 +171,17 @@ def _header(file: Path) -> list[str]:
         with _open_text(file) as fh:
             row = next(csv.reader(fh, delimiter="\t" if kind == "tsv" else ","), [])
         return [c.strip() for c in row]
-    except (OSError, UnicodeDecodeError, csv.Error, EOFError) as exc:
+    except _GZIP_ERRORS as exc:
+        if _gzipped(file):
+            raise RapError(_gzip_message(file, exc)) from None
+        raise RapError(f"{file.name}: cannot read it ({_reason(exc)}); check that it is a "
+                       f"{kind.upper()} file and readable") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise RapError(f"{file.name}: cannot read it ({_reason(exc)}); check that it is a "
                        f"{kind.upper()} file and readable") from None
     except Exception as exc:  # pyarrow's errors for a non-parquet file
-        raise RapError(f"{file.name}: cannot read it as Parquet ({_reason(exc)})") from None
+        named = "Parquet" if kind == "parquet" else kind.upper()
+        raise RapError(f"{file.name}: cannot read it as {named} ({_reason(exc)})") from None
 
 
 def _read(file: Path) -> pd.DataFrame:
@@ -172,7 +189,10 @@ def _read(file: Path) -> pd.DataFrame:
     try:
         if kind == "parquet":
             return pd.read_parquet(file)
-        return pd.read_csv(file, sep="\t" if kind == "tsv" else ",", skipinitialspace=True,
+        # A .gz is decompressed whole first: gzip checks its CRC and length only at the end, and
+        # a damaged body should be named as such, not as a CSV parse error halfway through.
+        source = io.BytesIO(gzip.decompress(file.read_bytes())) if _gzipped(file) else file
+        return pd.read_csv(source, sep="\t" if kind == "tsv" else ",", skipinitialspace=True,
                            encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise RapError(f"{file.name}: the file is empty; it needs a header row and data "
@@ -180,8 +200,32 @@ def _read(file: Path) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         raise RapError(f"{file.name}: cannot parse it as {kind.upper()} ({_reason(exc)}); "
                        f"check the delimiter and quoting") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except _GZIP_ERRORS as exc:
+        if _gzipped(file):
+            raise RapError(_gzip_message(file, exc)) from None
         raise RapError(f"{file.name}: cannot read it ({_reason(exc)})") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RapError(f"{file.name}: cannot read it ({_reason(exc)})") from None
+
+
+# What a damaged .gz raises: BadGzipFile (an OSError), zlib.error for a corrupt body, EOFError
+# for a truncated one; plain OSError for a file that cannot be read at all.
+_GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def _gzipped(file: Path) -> bool:
+    return file.suffix.lower() == ".gz"
+
+
+def _gzip_message(file: Path, exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        why = "it is truncated (the gzip stream ends early)"
+    elif isinstance(exc, (zlib.error, gzip.BadGzipFile)):
+        why = f"it is not valid gzip ({_reason(exc)})"
+    else:
+        why = _reason(exc)
+    return (f"{file.name}: cannot decompress it as gzip: {why}; copy or download the file "
+            f"again")
 
 
 def _reason(exc: Exception) -> str:

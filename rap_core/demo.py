@@ -125,4 +125,4 @@ def write_demo_csv(path: str | Path) -> Path:
         import gzip
 
         data = gzip.compress(data, mtime=0)
-    return write_bytes_atomic(target, data)
+    return write_bytes_atomic(target, data, inputs=[demo_path()])

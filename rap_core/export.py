@@ -9,9 +9,9 @@ pays for it.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
+from rap_core.atomic import check_output_path, write_bytes_atomic
 from rap_core.cache import json_float
 from rap_core.errors import RapError
 from rap_core.studio import ExportResult
@@ -70,10 +70,12 @@ def layout_positions(layout) -> dict[str, int]:
 
 def build_artifact(studio, *, layout: str | None = None, alpha_init: float = 1.0) -> dict:
     """Assemble the validated artifact dict for the studio's current rule."""
-    from nanochat.rap_prior import PriorFormatError, make_prior
+    from nanochat.rap_prior import PriorFormatError, check_alpha_init, make_prior
 
-    if not math.isfinite(float(alpha_init)):
-        raise RapError(f"alpha_init must be a finite number, got {alpha_init!r}")
+    try:
+        alpha_init = check_alpha_init(alpha_init)
+    except PriorFormatError as exc:
+        raise RapError(str(exc)) from None
     original = studio.layout
     chosen = layout or original
     try:
@@ -96,22 +98,28 @@ def build_artifact(studio, *, layout: str | None = None, alpha_init: float = 1.0
 
 
 def export_prior(studio, path: str | Path, *, layout: str | None = None,
-                 alpha_init: float = 1.0) -> ExportResult:
-    """Write the artifact atomically (temp + fsync + rename); the old file survives a crash."""
-    from nanochat.rap_prior import save_prior
+                 alpha_init: float = 1.0, inputs=()) -> ExportResult:
+    """Write the artifact atomically (temp + fsync + rename); the old file survives a crash.
 
-    target = Path(path)
-    if target.is_dir():
-        suggestion = target / "rap_prior.pt"
-        raise RapError(f"{target} is a directory; give a file path such as {suggestion}")
+    The path is checked before the artifact is built (rap_core.atomic.check_output_path): never
+    over the dataset or any of `inputs` (session, cache entry), never over a non-regular file.
+    """
+    from nanochat.rap_prior import PriorFormatError, prior_bytes
+
+    inputs = (studio.dataset.path, *inputs)
+    target = check_output_path(path, inputs=inputs)
     prior = build_artifact(studio, layout=layout, alpha_init=alpha_init)
     try:
-        save_prior(prior, target)
+        data = prior_bytes(prior, str(target))
+    except PriorFormatError as exc:
+        raise RapError(str(exc)) from None
+    try:
+        written = write_bytes_atomic(path, data, inputs=inputs)
     except OSError as exc:
         raise RapError(f"cannot write {target}: {exc.strerror or exc}; "
                        f"choose another path with --out") from None
     return ExportResult(
-        path=target,
+        path=written,
         shape=tuple(prior["bias"].shape),
         bias_sha256=prior["bias_sha256"],
         layout=prior["layout"],

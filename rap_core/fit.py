@@ -28,6 +28,7 @@ import numpy as np
 
 from rap_core import cache
 from rap_core.errors import FitCancelled, RapError
+from rap_core.fit_schema import check_fit_json
 from rap_core.ranges import Ranges, indicators, ranges_from_rectifier
 
 FIT_FORMAT = "rap-studio-fit"
@@ -167,6 +168,7 @@ class Fit:
         try:
             if data.get("format") != FIT_FORMAT or data.get("version") != FIT_VERSION:
                 raise ValueError("not a rap-studio fit (format/version)")
+            check_fit_json(data)  # every field's type, length and bounds (rap_core.fit_schema)
             ranges = Ranges.from_json_dict(data["ranges"])
             p = ranges.n_features
             arrays = {k: np.array([cache.float_or_nan(v) for v in data[k]], dtype=np.float64)
@@ -186,7 +188,7 @@ class Fit:
                        data_sha256=str(data["data_sha256"]),
                        cutlass_version=str(data["cutlass_version"]),
                        elapsed_s=float(data.get("elapsed_s", 0.0)))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise RapError(f"not a valid fit file ({exc})") from None
 
 

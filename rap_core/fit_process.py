@@ -17,6 +17,7 @@ Design choices:
   SIGKILL only if that has not ended the child within 5 s.
 - The child runs in its own session: Ctrl-C in a terminal reaches only the parent (the `rap` CLI),
   which turns it into a cancel.
+- The child dies with its parent (rap_core.child_guard), even a parent killed by SIGKILL.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
+from rap_core.child_guard import child_env, die_with_parent
 from rap_core.errors import FitCancelled, RapError
 
 POLL_S = 0.1
@@ -45,7 +47,7 @@ def run_fit_in_child(dataset, params, *, progress=None, cancel=None):
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen([sys.executable, "-m", "rap_core.fit_process"],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                                 start_new_session=True, env=_child_env())
+                                 start_new_session=True, env=child_env(_child_env()))
         lines: queue.Queue = queue.Queue()
         reader = threading.Thread(target=_read_lines, args=(child.stdout, lines), daemon=True)
         reader.start()
@@ -116,6 +118,7 @@ def _child_main() -> None:
         raise FitCancelled()
 
     signal.signal(signal.SIGTERM, stop)
+    die_with_parent(signal.SIGTERM)  # a parent killed by a hang-up must not leave us fitting
     out = sys.stdout
     sys.stdout = sys.stderr  # anything cutlass prints must not corrupt the protocol
 

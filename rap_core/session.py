@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +25,12 @@ from pathlib import Path
 from rap_core.atomic import write_text_atomic
 from rap_core.edits import Edit
 from rap_core.errors import RapError
+from rap_core.jsonfile import CorruptJSON, read_json_file
 
 SESSION_FORMAT = "rap-session"
 SESSION_VERSION = 1
+MAX_SESSION_BYTES = 16 << 20  # a session of 100,000 edits is ~6 MB
+_HEX = re.compile(r"[0-9a-f]{1,64}\Z")
 
 
 @dataclass(frozen=True)
@@ -85,16 +90,14 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
     file = Path(path)
     name = file.name
     try:
-        text = file.read_text(encoding="utf-8")
+        data = read_json_file(file, "session", max_bytes=MAX_SESSION_BYTES)
     except FileNotFoundError:
         raise RapError(f"session {name}: no such file ({file})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RapError(f"session {name}: cannot read it ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RapError(f"session {name} is not valid JSON (line {exc.lineno}: {exc.msg}); "
-                       f"fix it or delete it to start a new session") from None
+    except OSError as exc:
+        raise RapError(f"session {name}: cannot read it ({exc.strerror or exc})") from None
+    except CorruptJSON as exc:
+        raise RapError(f"session {name} is corrupt: {exc}; fix it or delete it to start a new "
+                       f"session") from None
     if not isinstance(data, dict) or data.get("format") != SESSION_FORMAT:
         raise RapError(f"session {name} is not a RAP Studio session (format is not "
                        f"{SESSION_FORMAT!r})")
@@ -102,8 +105,16 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
         raise RapError(f"session {name} has version {data.get('version')!r}; this RAP Studio "
                        f"reads version {SESSION_VERSION}")
     try:
-        sha, target = str(data["data_sha256"]), str(data["target"])
-        statistic = str(data.get("statistic", "cpmi"))
+        sha, target = data["data_sha256"], data["target"]
+        if not isinstance(sha, str) or not _HEX.match(sha):
+            raise RapError("data_sha256 must be a hex digest")
+        if not isinstance(target, str):
+            raise RapError("target must be a string")
+        statistic = data.get("statistic", "cpmi")
+        if not isinstance(statistic, str):
+            raise RapError("statistic must be a string")
+        if data.get("saved_at") is not None and not isinstance(data["saved_at"], str):
+            raise RapError("saved_at must be a string")
         fit_params = data.get("fit_params")
         if fit_params is not None and not isinstance(fit_params, dict):
             raise RapError("fit_params must be an object")
@@ -111,6 +122,9 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
         redo = tuple(_edits(data.get("redo", []), "redo"))
     except KeyError as exc:
         raise RapError(f"session {name} lacks the field {exc.args[0]!r}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise RapError(f"session {name} is corrupt ({str(exc)[:80]}); fix it or delete it to "
+                       f"start a new session") from None
     except RapError as exc:
         raise RapError(f"session {name}: {exc}") from None
     if features is not None:
@@ -138,20 +152,30 @@ def check_fingerprint(session: Session, data_sha256: str, path: str | os.PathLik
 
 
 class SessionWriter:
-    """Writes the newest session snapshot on a background thread; `flush` waits for it."""
+    """Writes the newest session snapshot on a background thread; `flush` waits for it.
+
+    The thread is a daemon, so it can never hold the process open: whoever ends the process
+    calls `flush(timeout)` first, which says which file did not get its newest edits in time.
+    `failure` keeps the last write error until a later write succeeds (the status line shows it;
+    `raise_error` reports it once to the caller).
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._pending: tuple[Path, Session] | None = None
         self._running = False
         self._error: RapError | None = None
+        self._failure: str | None = None
+        self._path: Path | None = None
 
     def submit(self, path: Path, session: Session) -> None:
         with self._cond:
             self._pending = (path, session)  # supersedes any older snapshot not yet written
+            self._path = Path(path)
             if not self._running:
                 self._running = True
-                threading.Thread(target=self._run, name="rap-session-writer").start()
+                threading.Thread(target=self._run, name="rap-session-writer",
+                                 daemon=True).start()
 
     def _run(self) -> None:
         while True:
@@ -162,20 +186,44 @@ class SessionWriter:
                     return
                 path, session = self._pending
                 self._pending = None
+            error = None
             try:
                 save_session(path, session)
             except RapError as exc:
-                with self._cond:
-                    self._error = exc
+                error = exc
             except Exception as exc:  # noqa: BLE001 - reported to the user at the next flush
-                with self._cond:
-                    self._error = RapError(f"cannot save session {path}: {exc}")
+                error = RapError(f"cannot save session {path}: {exc}")
+            with self._cond:
+                self._failure = None if error is None else str(error)
+                if error is not None:
+                    self._error = error
 
-    def flush(self) -> None:
-        """Wait until every submitted snapshot is on disk; raise the last write error, if any."""
+    @property
+    def busy(self) -> bool:
+        """A snapshot is waiting or being written."""
+        with self._cond:
+            return self._running or self._pending is not None
+
+    @property
+    def failure(self) -> str | None:
+        """The last write's error, or None if it succeeded (or nothing was written)."""
+        with self._cond:
+            return self._failure
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every submitted snapshot is on disk; raise the last write error, if any.
+
+        With `timeout` (seconds), give up after it and raise a RapError naming the file that
+        does not hold the newest edits.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._running or self._pending is not None:
-                self._cond.wait()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise RapError(f"session {self._path}: the newest edits were not written "
+                                   f"within {timeout:g} s; the file holds an earlier state")
+                self._cond.wait(remaining)
         self.raise_error()
 
     def raise_error(self) -> None:

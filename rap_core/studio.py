@@ -16,13 +16,15 @@ Design choices:
   K and m change the metrics and the rule text only.
 - Autosave writes the whole (small) session atomically after every change, on a writer thread:
   the fsync of an atomic write takes 1 to 20 ms on a busy disk, which an edit must not wait for.
-  Snapshots are immutable and coalesce (only the newest pending one is written), the thread is
-  not a daemon (the interpreter waits for the last write at exit), and `flush()` blocks until the
-  file holds the current edits. A failed write is reported by the next flush or edit.
+  Snapshots are immutable and coalesce (only the newest pending one is written), the thread is a
+  daemon (it must never keep a hung-up process alive), and `flush(timeout)` blocks until the file
+  holds the current edits, or says it does not. A failed write is reported by the next flush or
+  edit, and `save_state` says it until a later write succeeds.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +135,9 @@ class Studio:
         self.fitted_rule = rule
         self.previous_rule = rule
         self.session_path = Path(session_path) if session_path is not None else None
+        if self.session_path is not None and _same_file(self.session_path, dataset.path):
+            raise RapError(f"session file {self.session_path} is the data file itself; autosaving "
+                           f"there would destroy the data; give another --session path")
         self.restored_edits = 0
         self._undo: list[_Entry] = []
         self._redo: list[Edit] = []
@@ -195,14 +200,12 @@ class Studio:
     # -- edits ---------------------------------------------------------------------------------
     def apply(self, edit) -> Change:
         """Apply one Edit (weight, enable, sign, K, m); clears the redo stack; autosaves."""
-        self._writer.raise_error()
         change = self._apply(edit)
         self._redo.clear()
         self._autosave()
         return change
 
     def undo(self) -> Change | None:
-        self._writer.raise_error()
         if not self._undo:
             return None
         entry = self._undo.pop()
@@ -212,7 +215,6 @@ class Studio:
         return change
 
     def redo(self) -> Change | None:
-        self._writer.raise_error()
         if not self._redo:
             return None
         change = self._apply(self._redo.pop())
@@ -308,6 +310,11 @@ class Studio:
     def set_layout(self, layout: str) -> None:
         self._prior.set_layout(layout)
 
+    def layouts(self) -> tuple[str, ...]:
+        """The layouts this data supports: "lags" only when some feature name has a lag number."""
+        has_lags = any(split_feature_name(f)[1] is not None for f in self.dataset.features)
+        return ("features", "lags") if has_lags else ("features",)
+
     @property
     def layout(self) -> str:
         return self._prior.layout.name
@@ -352,11 +359,25 @@ class Studio:
             self._dirty = False
         return written
 
-    def flush(self) -> None:
-        """Block until session_path holds every edit (call on close); raises a failed write."""
-        self._writer.flush()
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until session_path holds every edit (call on close); raises a failed write, or
+        (with `timeout`) a RapError naming the file when the write did not finish in time."""
+        self._writer.flush(timeout)
         if self.session_path is not None and self._dirty:
             self.save_session(self.session_path)
+
+    @property
+    def save_state(self) -> tuple[str, str | None]:
+        """("unsaved" | "saving" | "failed" | "saved", the failure): what the session file holds.
+
+        "unsaved": no session file (read-only); "failed": the last write failed (the message).
+        """
+        if self.session_path is None:
+            return "unsaved", None
+        failure = self._writer.failure
+        if failure is not None:
+            return "failed", failure
+        return ("saving" if self._writer.busy else "saved"), None
 
     def _autosave(self) -> None:
         if self.session_path is not None:
@@ -364,8 +385,20 @@ class Studio:
             self._dirty = False
 
     def export(self, path: Path, *, layout: str | None = None,
-               alpha_init: float = 1.0) -> ExportResult:
-        """Write the artifact via nanochat.rap_prior (torch imported here, not before)."""
+               alpha_init: float = 1.0, inputs=()) -> ExportResult:
+        """Write the artifact via nanochat.rap_prior (torch imported here, not before); never
+        over the data, the session file or any of `inputs`."""
         from rap_core.export import export_prior
 
-        return export_prior(self, path, layout=layout, alpha_init=alpha_init)
+        return export_prior(self, path, layout=layout, alpha_init=alpha_init,
+                            inputs=(self.session_path, *inputs))
+
+
+def _same_file(a: Path, b: Path | None) -> bool:
+    """Do `a` and `b` name the same file (also through a hard link or symlink)?"""
+    if b is None:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

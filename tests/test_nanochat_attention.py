@@ -8,7 +8,9 @@ import torch
 from nanochat.rap_attention import (
     RapPrior,
     biased_attention,
+    dense_attention,
     low_rank_factors,
+    lowrank_attention,
     reference_attention,
     unbiased_attention,
 )
@@ -104,10 +106,12 @@ def test_zero_gate_is_the_unbiased_attention(tmp_path, kernel):
     assert torch.allclose(got, unbiased_attention(q, k, v, -1), atol=1e-6)
 
 
+@pytest.mark.parametrize("kernel", ["auto", "dense"])  # auto: lowrank for cache steps
 @pytest.mark.parametrize("q_start,q_len", [(0, 5), (3, 1), (9, 1), (11, 1), (12, 4)])
-def test_cache_positions_add_the_rows_at_the_position(tmp_path, q_start, q_len):
+def test_cache_positions_add_the_rows_at_the_position(tmp_path, q_start, q_len, kernel):
     """Prefill and decode: queries at q_start.. see B[q_start:q_start+q_len, :Tk] (zero past L)."""
     prior = make_prior(tmp_path, 10)
+    prior.kernel = kernel
     k_len = q_start + q_len
     q, _, _ = qkv(q_len, seed=4)
     _, k, v = qkv(k_len, seed=5)
@@ -152,3 +156,37 @@ def test_compiled_flex_matches_dense_on_cuda(tmp_path, size):
     want = reference_attention(q.detach(), k.detach(), v.detach(), rows, prior.alpha[1], 63)
     assert torch.allclose(out["flex"][0].double(), want, atol=1e-4)
     assert torch.allclose(out["flex"][1], out["dense"][1], rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("scale,alpha", [(1.0, 16.0), (50.0, 1.0), (50.0, 4.0)],
+                         ids=["alpha 16", "entries 50", "alpha*B 200"])
+def test_bfloat16_lowrank_error_does_not_grow_with_alpha_times_b(scale, alpha):
+    """One bf16 rounding of alpha*U makes the logit error grow with |alpha*B|; the hi/lo factors
+    keep lowrank within the dense path's error at any size."""
+    T = 64
+    bias = rule_bias(T, votes=(1, 4, 6, 9, 20, 33, 50)) * scale
+    left, right = low_rank_factors(bias)
+    gate = torch.tensor([alpha])
+    q, k, v = qkv(T)
+    want = reference_attention(q, k, v, bias, gate, -1)
+    qb, kb, vb = (t.bfloat16() for t in (q, k, v))
+    err = {
+        "dense": (dense_attention(qb, kb, vb, bias, gate, -1).double() - want).abs().max(),
+        "lowrank": (lowrank_attention(qb, kb, vb, left, right, gate, -1).double()
+                    - want).abs().max(),
+    }
+    assert err["lowrank"] <= 1.2 * err["dense"] + 2e-3, f"bf16 errors {err}"
+
+
+def test_bfloat16_lowrank_gate_gradient(tmp_path):
+    bias = rule_bias(16, votes=(1, 4, 6, 9)) * 20
+    left, right = low_rank_factors(bias)
+    q, k, v = qkv(16)
+    weight = torch.randn(2, 16, 4, 16, generator=torch.Generator().manual_seed(9))
+    gate = torch.tensor([3.0], requires_grad=True)
+    qb, kb, vb = (t.bfloat16() for t in (q, k, v))
+    (lowrank_attention(qb, kb, vb, left, right, gate, 5).float() * weight).sum().backward()
+    ref = torch.tensor([3.0], dtype=torch.float64, requires_grad=True)
+    (reference_attention(q, k, v, bias, ref, 5) * weight.double()).sum().backward()
+    assert torch.allclose(gate.grad.double(), ref.grad, rtol=5e-2, atol=5e-2), (
+        f"bf16 lowrank d/d alpha {gate.grad.item():.4f}, reference {ref.grad.item():.4f}")

@@ -40,7 +40,8 @@ def test_single_process_training_moves_the_gates(tmp_path, synthetic_prior, caps
     metrics = json.loads(out.read_text())
     assert metrics["val_acc"] > 0.8, "the label rule is easy; training must learn it"
     assert any(abs(row[0] - 0.5) > 1e-3 for row in metrics["alpha"]), "alpha never moved"
-    assert "alpha +" in capsys.readouterr().out
+    assert "rap/alpha/l0 +" in capsys.readouterr().out, "gates logged per layer"
+    assert set(metrics) >= {"rap/alpha/l0", "rap/alpha/l1"}
 
 
 def test_prior_for_other_features_is_refused(tmp_path, capsys):

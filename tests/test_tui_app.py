@@ -47,7 +47,10 @@ def test_demo_opens_with_the_fitted_rule_and_no_torch():
         "async def main():\n"
         "    app = RapStudioApp(deterministic=True)\n"
         "    async with app.run_test(size=(80, 24)) as pilot:\n"
-        "        await app.workers.wait_for_complete(); await pilot.pause()\n"
+        "        for _ in range(100):  # the loader starts after the first refresh\n"
+        "            await app.workers.wait_for_complete(); await pilot.pause()\n"
+        "            if app.state != 'loading':\n"
+        "                break\n"
         "        print(app.state, len(app.studio.rule.votes()), 'torch' in sys.modules)\n"
         "asyncio.run(main())\n"
     )

@@ -7,7 +7,11 @@ preview and replays the session file, if any ("restored N edits from …").
 
 Edits: widgets build `rap_core.edits.Edit`s and call `apply_edit`; the returned `Change` says which
 prior rows/columns to re-average and whether the rule table needs a repaint. The Studio autosaves
-each edit atomically, and SIGHUP/SIGTERM (an SSH drop, a kill) flush the session before exiting.
+each edit atomically. The session is locked for this instance (rap_core.session_lock): a second
+instance on the same data forks it or opens read-only, and says which; a session that cannot be
+written is announced at start, and the status line always shows what the file holds (also at 80
+columns), and quitting with unsaved edits asks first. SIGHUP/SIGTERM/SIGINT (an SSH drop, a kill)
+end the process within 2 s after a bounded flush: tui.exit_guard, installed by `rap-studio`.
 
 Layout: one status line, tabs, panes, footer. At 140 columns or more the prior sits beside the
 ranges/rules pane; below that, each pane is a tab.
@@ -19,7 +23,6 @@ import asyncio
 import contextlib
 import gc
 import os
-import signal
 import threading
 from pathlib import Path
 
@@ -88,6 +91,12 @@ class RapStudioApp(App):
         self._exporting = False
         self._left = "rules"
         self.active_tab = "rules"
+        self.session_access = None  # rap_core.session_lock.SessionAccess, once the data is known
+        self._edited = False  # an edit since opening (what read-only mode cannot save)
+        self._quit_asked = False
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._shown_save = None  # the save state the status line shows
+        self._told_failure = None  # the write failure the user was last told about
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -108,7 +117,8 @@ class RapStudioApp(App):
         if self.deterministic:  # snapshots: no blinking cursor
             self.query_one("#range-filter").cursor_blink = False
         self._arrange()
-        self._install_signal_handlers()
+        self._event_loop = asyncio.get_running_loop()
+        self.set_interval(0.3, self._watch_save_state)  # the writer thread saves in background
         # Paint the shell first: the loader thread competes for the GIL (pandas, the CSV), and a
         # terminal that shows something at once reads as responsive.
         self.call_after_refresh(self._load)
@@ -122,6 +132,7 @@ class RapStudioApp(App):
                 pane.display = name == "prior" or name == self._left
             else:
                 pane.display = name == self.active_tab
+        self._status()  # the status line fits its width anew
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         tab_id = event.tab.id or "rules"
@@ -154,6 +165,7 @@ class RapStudioApp(App):
         from rap_core.fit import FitParams, cached_fit, load_or_fit
         from rap_core.ranges import rectify
         from rap_core.session import default_session_path
+        from rap_core.session_lock import open_session
         from rap_core.studio import Studio
 
         try:
@@ -161,10 +173,15 @@ class RapStudioApp(App):
             dataset = load_dataset(path, target=self.target)
             params = self.params or FitParams()
             self.call_from_thread(self._dataset_loaded, dataset)
-            session_path = self.session_arg or default_session_path(dataset.sha256)
+            access = open_session(self.session_arg or default_session_path(dataset.sha256))
+            self.session_access = access
+            if access.notice:
+                self.call_from_thread(self._session_notice, access)
+            session_path = access.source  # replayed; edits then autosave to access.path
             fit = cached_fit(dataset, params)
             if fit is not None:
                 studio = Studio.from_fit(dataset, fit, session_path=session_path)
+                studio.session_path = access.path
             else:
                 provisional = Studio.provisional(dataset, rectify(dataset, params))
                 self.call_from_thread(self._install, provisional, "fitting")
@@ -172,6 +189,7 @@ class RapStudioApp(App):
                 fit = fit_fn(dataset, params, progress=self._progress_from_thread,
                              cancel=self._cancel.is_set)
                 studio = provisional.with_fit(fit, session_path=session_path)
+                studio.session_path = access.path
             self.call_from_thread(self._install, studio, "ready", studio.restored_edits)
         except FitCancelled:
             self.call_from_thread(self._fit_cancelled)
@@ -185,6 +203,11 @@ class RapStudioApp(App):
         self.dataset = dataset
         for note in dataset.notes:
             self.notify(note, title="data", timeout=8)
+        self._status()
+
+    def _session_notice(self, access) -> None:
+        severity = "information" if access.mode == "write" else "warning"
+        self.notify(access.notice, title="session", severity=severity, timeout=20)
         self._status()
 
     def _progress_from_thread(self, event) -> None:
@@ -255,10 +278,14 @@ class RapStudioApp(App):
     def _changed(self, change) -> None:
         if change is None:
             return
+        self._edited = True
         if change.positions or change.rescaled:
             self.query_one(PriorPane).changed(change)
         if change.rule_changed:
             self.query_one(RulesPane).update_rule(self.studio)
+        if self.deterministic:  # snapshots: show the settled save state, never "saving…"
+            with contextlib.suppress(RapError):
+                self.studio.flush(timeout=2.0)
         self._status()
 
     def action_undo(self) -> None:
@@ -294,37 +321,83 @@ class RapStudioApp(App):
     def action_toggle_layout(self) -> None:
         if self.studio is None:
             return
+        if "lags" not in self.studio.layouts():
+            self.notify("layout stays 'features': no feature name ends in a lag number "
+                        "(like V3_t7), so there is no lags layout", severity="warning")
+            return
         self.studio.set_layout("lags" if self.studio.layout == "features" else "features")
         self.query_one(PriorPane).load(self.studio)
         self._status()
 
     # -- status -----------------------------------------------------------------------------
     def _status(self) -> None:
-        text = Text()
-        text.append("RAP Studio", style="bold")
+        """One line: what is open (left, cut first) and what the session file holds (right,
+        never cut: at 80 columns the save state must still show)."""
+        left = Text()
+        left.append("RAP Studio", style="bold")
         if self.dataset is not None:
             d = self.dataset
-            text.append(f" · {d.name} · {d.n_rows} rows · {d.n_features} features")
+            left.append(f" · {d.name} · {d.n_rows} rows · {d.n_features} features")
+        right = Text()
         studio = self.studio
         if self.state in ("fitting", "provisional", "loading") and self.fit_status:
-            text.append(" · " + self.fit_status, style="yellow")
+            left.append(" · " + self.fit_status, style="yellow")
         elif studio is not None and studio.fit is not None:
             n = len(studio.edits)
-            text.append(f" · fit k={studio.fit.k_chosen}")
+            left.append(f" · fit k={studio.fit.k_chosen}")
             if n:
-                text.append(f" · ● {n} edit{'s' if n != 1 else ''}", style="bold yellow")
+                right.append(f" · ● {n} edit{'s' if n != 1 else ''}", style="bold yellow")
             else:
-                text.append(" · as fitted", style="green")
-            if studio.session_path is not None and n:
-                text.append(" · saved", style="dim")
-        self.query_one("#status", Static).update(text, layout=False)
+                right.append(" · as fitted", style="green")
+            label = self._save_label(n)
+            if label is not None:
+                right.append(" · " + label.plain, style=label.style)
+        elif self.session_access is not None and not self.session_access.writable:
+            right.append(" · read-only", style="bold red")
+        status = self.query_one("#status", Static)
+        width = status.content_size.width or max(0, self.size.width - 2)
+        if right.cell_len:
+            room = width - right.cell_len
+            if left.cell_len > room:
+                left.truncate(max(0, room), overflow="ellipsis")
+            left.append_text(right)
+        status.update(left, layout=False)
+
+    def _save_label(self, n_edits: int) -> Text | None:
+        """What the session file holds, in a few words (None when there is nothing to say)."""
+        state, _failure = self.studio.save_state
+        self._shown_save = state
+        if state == "unsaved":
+            text = "✗ not saved (read-only)" if self._edited else "read-only"
+            return Text(text, style="bold red")
+        if state == "failed":
+            return Text("✗ not saved (write failed)", style="bold red")
+        if not n_edits and not self._edited:
+            return None
+        if state == "saving":
+            return Text("saving…", style="dim")
+        return Text("saved", style="dim")
+
+    def _watch_save_state(self) -> None:
+        studio = self.studio
+        if studio is None or studio.fit is None:
+            return
+        state, failure = studio.save_state
+        if failure != self._told_failure:
+            self._told_failure = failure
+            if failure is not None:
+                self.notify(f"{failure}; edits stay in this window only", title="session",
+                            severity="error", timeout=15)
+        if state != self._shown_save:
+            self._status()
 
     # -- export -----------------------------------------------------------------------------
     def action_export(self) -> None:
         if self.studio is None or self.state != "ready":
             self.notify("export opens when the fit has finished", severity="warning")
             return
-        self.push_screen(ExportScreen(self.export_path, self.studio.layout), self._export_chosen)
+        self.push_screen(ExportScreen(self.export_path, self.studio.layout,
+                                      layouts=self.studio.layouts()), self._export_chosen)
 
     def _export_chosen(self, answer: dict | None) -> None:
         if answer is None:
@@ -391,23 +464,75 @@ class RapStudioApp(App):
             with contextlib.suppress(RapError, OSError):
                 studio.flush()
 
+    def unsaved(self) -> str | None:
+        """Why edits made in this window are not on disk (None when they are)."""
+        studio = self.studio
+        if studio is None or studio.fit is None or not self._edited:
+            return None
+        if studio.session_path is None:
+            where = self.session_access.notice if self.session_access is not None else None
+            return f"your edits are not saved ({where or 'no session file'})."
+        try:
+            studio.flush(timeout=1.0)
+        except RapError as exc:
+            return f"your last edits are not saved ({exc})."
+        state, failure = studio.save_state
+        if state == "failed":  # reported before, and still true
+            return f"your last edits are not saved ({failure})."
+        return None
+
     async def action_quit(self) -> None:
+        reason = None if self._quit_asked else self.unsaved()
+        if reason is not None:
+            self._quit_asked = True  # ctrl+q again, or y, quits
+
+            def answered(yes: bool | None) -> None:
+                self._quit_asked = False
+                if yes:
+                    self._quit()
+
+            self.push_screen(ConfirmScreen(f"{reason} Quit anyway?"), answered)
+            return
+        self._quit()
+
+    def _quit(self) -> None:
+        self._cancel.set()  # a fit still running stops now, instead of holding the exit
         self.flush()
         self.exit()
 
-    def _install_signal_handlers(self) -> None:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGHUP, signal.SIGTERM):
-                loop.add_signal_handler(sig, self._on_signal, sig)
+    # -- signals (tui.exit_guard calls these from its own thread) ----------------------------
+    def flush_for_exit(self, timeout: float) -> str | None:
+        """Cancel a fit and flush the session within `timeout`; what could not be written."""
+        self._cancel.set()
+        studio = self.studio
+        if studio is None or studio.fit is None:
+            return None
+        if studio.session_path is None:
+            if self._edited and self.session_access is not None:
+                return (f"edits were not saved: session {short_path(self.session_access.source)} "
+                        f"was open read-only")
+            return None
+        try:
+            studio.flush(timeout)
+        except RapError as exc:
+            return str(exc)
+        return studio.save_state[1]  # a write that failed earlier and was never redone
+
+    def request_exit(self, return_code: int) -> None:
+        """Ask the event loop to exit (from any thread; never waits for the loop)."""
+        loop = self._event_loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.exit, None, return_code)
 
     def _on_signal(self, sig: int) -> None:
-        self._cancel.set()
-        self.flush()
+        """In-loop version for tests: what the guard does, minus ending the process."""
+        self.flush_for_exit(1.0)
         self.exit(return_code=128 + int(sig))
 
     def on_unmount(self) -> None:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGHUP, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+        access = self.session_access
+        if access is not None:
+            with contextlib.suppress(RapError, OSError):
+                if self.studio is not None and self.studio.session_path is not None:
+                    self.studio.flush(timeout=1.0)
+            access.release()

@@ -91,9 +91,13 @@ class ExportScreen(ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, path: str, layout: str, alpha_init: float = 1.0) -> None:
+    LAYOUT_NAMES = {"features": "features (position = feature)", "lags": "lags (position = lag)"}
+
+    def __init__(self, path: str, layout: str, alpha_init: float = 1.0,
+                 layouts: tuple[str, ...] = ("features", "lags")) -> None:
         super().__init__()
         self.default_path, self.default_layout, self.alpha_init = path, layout, alpha_init
+        self.layouts = layouts  # only those the data supports (no lag numbers: no "lags")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="export-dialog"):
@@ -101,9 +105,8 @@ class ExportScreen(ModalScreen[dict | None]):
             yield Label("File:")
             yield Input(value=self.default_path, id="export-path")
             yield Label("Layout:")
-            yield Select([("features (position = feature)", "features"),
-                          ("lags (position = lag)", "lags")], value=self.default_layout,
-                         allow_blank=False, id="export-layout")
+            yield Select([(self.LAYOUT_NAMES[name], name) for name in self.layouts],
+                         value=self.default_layout, allow_blank=False, id="export-layout")
             yield Label("alpha_init (initial gate):")
             yield Input(value=f"{self.alpha_init:g}", id="export-alpha")
             yield Label("", id="export-error", classes="error")

@@ -1,0 +1,136 @@
+"""The TUI never claims a save it did not make: a session that cannot be written is announced at
+start (and where), the status line shows what the file holds at every width, a second instance
+says it forked, and quitting with unsaved edits asks first."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from rap_core.errors import RapError
+from rap_core.session_lock import SessionLock
+from tui.app import RapStudioApp
+from tui.screens.modals import ConfirmScreen
+
+UNWRITABLE = Path("/sys/rap-studio-test/session.json")  # not writable, even by root
+NARROW = (80, 24)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def ready(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def status(app):
+    """The status line as drawn: its text, and whether it fits the line."""
+    widget = app.query_one("#status")
+    text = widget.render()
+    return text.plain, text.cell_length <= widget.content_size.width
+
+
+def messages(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+@pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs /sys (Linux)")
+def test_unwritable_session_is_announced_shown_and_quitting_asks():
+    async def body():
+        app = RapStudioApp(session=UNWRITABLE, deterministic=True)
+        async with app.run_test(size=NARROW) as pilot:
+            await ready(app, pilot)
+            notes = [m for m in messages(app) if m.startswith("edits cannot be saved")]
+            assert notes and "/sys/rap-studio-test" in notes[0], messages(app)
+            plain, fits = status(app)
+            assert plain.endswith("as fitted · read-only") and fits, plain
+            await pilot.press("plus")
+            plain, fits = status(app)
+            assert plain.endswith("● 1 edit · ✗ not saved (read-only)") and fits, plain
+            await pilot.press("ctrl+q")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            assert not isinstance(app.screen, ConfirmScreen) and app.is_running
+            await pilot.press("ctrl+q")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await pilot.pause()
+        assert app.return_code == 0
+        assert not UNWRITABLE.exists()
+
+    run(body())
+
+
+def test_saved_shows_at_80_columns_and_quitting_does_not_ask(tmp_path):
+    session = tmp_path / "s.json"
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=NARROW) as pilot:
+            await ready(app, pilot)
+            await pilot.press("plus", "plus", "f")
+            app.studio.flush()
+            app._watch_save_state()
+            plain, fits = status(app)
+            assert plain.endswith("● 3 edits · saved") and fits, plain
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmScreen)
+        assert len(json.loads(session.read_text())["edits"]) == 3
+
+    run(body())
+
+
+def test_a_second_instance_forks_and_says_where(tmp_path):
+    session = tmp_path / "s.json"
+    other = SessionLock(session).acquire()  # the first instance, still open
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=NARROW) as pilot:
+            await ready(app, pilot)
+            fork = app.studio.session_path
+            assert fork is not None and fork != session
+            notes = [m for m in messages(app) if "is open in pid" in m]
+            assert notes and str(fork) in notes[0], messages(app)
+            await pilot.press("plus")
+            app.studio.flush()
+        return fork
+
+    try:
+        fork = run(body())
+    finally:
+        other.release()
+    assert len(json.loads(fork.read_text())["edits"]) == 1
+    assert not session.exists()  # the first instance's session is untouched
+
+
+def test_a_failed_write_shows_in_the_status_line(tmp_path, monkeypatch):
+    import rap_core.session as session_module
+
+    def full_disk(path, session):
+        raise RapError(f"cannot save session {path}: No space left on device")
+
+    monkeypatch.setattr(session_module, "save_session", full_disk)
+
+    async def body():
+        app = RapStudioApp(session=tmp_path / "s.json", deterministic=True)
+        async with app.run_test(size=NARROW) as pilot:
+            await ready(app, pilot)
+            await pilot.press("plus")
+            app._watch_save_state()  # what its 0.3 s timer does
+            await pilot.pause()
+            plain, fits = status(app)
+            assert plain.endswith("✗ not saved (write failed)") and fits, plain
+            assert any("No space left" in m for m in messages(app)), messages(app)
+            await pilot.press("plus")  # the next edit is not refused
+            assert len(app.studio.edits) == 2
+            await pilot.press("ctrl+q")
+            assert isinstance(app.screen, ConfirmScreen)
+
+    run(body())
