@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nanochat.gpt import GPT, GPTConfig  # noqa: E402
 from nanochat.rap_prior import PriorFormatError, check_alpha_init, load_prior  # noqa: E402
+from nanochat.tabular_task import label_metrics  # noqa: E402
 from rap_core.cli_parser import OneLineParser  # noqa: E402
 from rap_core.errors import RapError  # noqa: E402
 
@@ -104,12 +105,10 @@ def check_prior(path: str, features: list[str], rank_world: tuple[int, int]) -> 
 
 
 def evaluate(model, idx, targets, label_base: int) -> tuple[float, float]:
-    """(loss, accuracy) of the label prediction on the held-out rows."""
-    with torch.no_grad():
-        logits = model(idx)[:, -1, label_base:label_base + 2]
-        labels = targets[:, -1] - label_base
-        loss = torch.nn.functional.cross_entropy(logits, labels).item()
-        return loss, (logits.argmax(-1) == labels).float().mean().item()
+    """(loss, accuracy) of the label prediction on the held-out rows (the evaluation harness's
+    scoring, nanochat/tabular_task.py; `rap eval` runs the controlled comparison)."""
+    metrics = label_metrics(model, idx, targets, label_base)
+    return metrics["loss"], metrics["acc"]
 
 
 def main(argv=None) -> int:

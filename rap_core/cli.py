@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="write the bundled demo dataset")
     demo.add_argument("--out", type=nonempty_path, default=Path("demo.csv"),
                       help="default: demo.csv")
+
+    from rap_core.eval_cli import add_parsers as add_eval_parsers
+
+    add_eval_parsers(sub)  # rap eval, rap eval-data
     return parser
 
 
@@ -230,7 +234,20 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"export": cmd_export, "rules": cmd_rules, "inspect": cmd_inspect, "demo": cmd_demo}
+def cmd_eval(args) -> int:
+    from rap_core.eval_cli import cmd_eval as run
+
+    return run(args)
+
+
+def cmd_eval_data(args) -> int:
+    from rap_core.eval_cli import cmd_eval_data as run
+
+    return run(args)
+
+
+COMMANDS = {"export": cmd_export, "rules": cmd_rules, "inspect": cmd_inspect, "demo": cmd_demo,
+            "eval": cmd_eval, "eval-data": cmd_eval_data}
 
 
 def main(argv: list[str] | None = None) -> int:

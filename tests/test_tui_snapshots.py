@@ -50,3 +50,19 @@ def test_error_screen(snap_compare, tmp_path, monkeypatch, size):
 def test_wide_terminal_shows_prior_beside_rules(snap_compare):
     app = RapStudioApp(deterministic=True)
     assert snap_compare(app, terminal_size=(160, 44), press=["plus"], run_before=_loaded)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_evaluate_tab(snap_compare, monkeypatch, size):
+    """Tab 4 with a (canned) result of the current prior: chart, differences, verdicts."""
+    from rap_core import quick_eval
+    from tests.eval_fake import fake_doc
+
+    monkeypatch.setattr(quick_eval, "_MEMORY", {})
+
+    async def loaded_with_result(pilot) -> None:
+        await _loaded(pilot)
+        quick_eval._MEMORY[quick_eval.prior_key(pilot.app.studio)] = fake_doc()
+
+    app = RapStudioApp(deterministic=True)
+    assert snap_compare(app, terminal_size=size, press=["4"], run_before=loaded_with_result)

@@ -46,6 +46,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("show_tab('ranges')", "1", "Ranges", "Show the critical ranges"),
     Action("show_tab('rules')", "2", "Rules", "Show the rule and its votes"),
     Action("show_tab('prior')", "3", "Prior", "Show the prior heatmap"),
+    Action("show_tab('evaluate')", "4", "Evaluate",
+           "Does the prior help? Quick paired training run (r runs, c cancels)"),
     Action("focus_filter", "slash", "Filter", "Filter features by name (opens Ranges)"),
     Action("toggle_layout", "l", "Layout", "Switch the prior layout: features / lags",
            footer=True),

@@ -45,6 +45,7 @@ from tui.screens.modals import (
     ValueScreen,
     short_path,
 )
+from tui.widgets.evaluate_pane import EvaluatePane
 from tui.widgets.heatmap import Heatmap
 from tui.widgets.prior_pane import PriorPane
 from tui.widgets.ranges_pane import RangesPane, RangesTable
@@ -52,7 +53,7 @@ from tui.widgets.rules_pane import RulesPane
 from tui.widgets.vote_table import VoteTable
 
 WIDE = 140
-TABS = ("ranges", "rules", "prior")
+TABS = ("ranges", "rules", "prior", "evaluate")
 DATA_HINT = ("Give a CSV/TSV/Parquet file with numeric feature columns and a 0/1 target column: "
              "rap-studio DATA --target COLUMN. With no DATA, rap-studio opens the bundled demo.")
 
@@ -107,11 +108,13 @@ class RapStudioApp(FitFlow, App):
         with MainView(id="main"):
             yield Static("RAP Studio · loading…", id="status")
             yield Tabs(Tab("1 Ranges", id="ranges"), Tab("2 Rules", id="rules"),
-                       Tab("3 Prior", id="prior"), active="rules", id="tabs")
+                       Tab("3 Prior", id="prior"), Tab("4 Evaluate", id="evaluate"),
+                       active="rules", id="tabs")
             with Horizontal(id="panes"):
                 yield RangesPane(id="ranges-pane")
                 yield RulesPane(id="rules-pane")
                 yield PriorPane(id="prior-pane")
+                yield EvaluatePane(id="evaluate-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -147,7 +150,8 @@ class RapStudioApp(FitFlow, App):
         if tab_id != "prior":
             self._left = tab_id
         self._arrange()
-        target = {"ranges": RangesTable, "rules": VoteTable, "prior": Heatmap}[tab_id]
+        target = {"ranges": RangesTable, "rules": VoteTable, "prior": Heatmap,
+                  "evaluate": EvaluatePane}[tab_id]
         # Focus now (Widget.focus is deferred): keys typed right after `1`/`2`/`3` go there.
         self.screen.set_focus(self.query_one(target))
 
