@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rap_core import eval_priors as ep
+from rap_core.child_guard import child_env
 from rap_core.errors import RapError
 from rap_core.eval_task import (
     N_BINS,
@@ -211,12 +212,14 @@ def _child_env() -> dict:
 
 
 def run_child(job: dict, out: Path, *, on_event=None, cancel=None) -> None:
-    """Train the job's runs in `python -m nanochat.evaluation`; stop it when `cancel()`."""
+    """Train the job's runs in `python -m nanochat.evaluation` (guarded: it dies with us); stop
+    it when `cancel()`."""
     job_path = out / "job.json"
     job_path.write_text(json.dumps(job))
-    child = subprocess.Popen([sys.executable, "-m", "nanochat.evaluation", str(job_path)],
+    child = subprocess.Popen([sys.executable, "-m", "rap_core.guarded", "nanochat.evaluation",
+                              str(job_path)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             start_new_session=True, env=_child_env(), text=True)
+                             start_new_session=True, env=child_env(_child_env()), text=True)
     lines: queue.Queue = queue.Queue()
     errors: list[str] = []
 

@@ -81,18 +81,20 @@ class QuickEval:
 
     def command(self) -> list[str]:
         size = str(SETTINGS["size"])
-        return [sys.executable, "-m", "rap_core.cli", "eval", str(self.data_path), "--target",
-                self.target, "--quick", "--session", str(self.session_path),
+        return [sys.executable, "-m", "rap_core.guarded", "rap_core.cli", "eval",
+                str(self.data_path), "--target", self.target, "--quick",
+                "--session", str(self.session_path),
                 "--arms", SETTINGS["arms"],
                 "--sizes", size, "--seeds", str(SETTINGS["seeds"]), "--steps",
                 str(SETTINGS["steps"]), "--out", str(self.out)]
 
     def run(self, progress=None) -> dict:
+        from rap_core.child_guard import child_env
         from rap_core.evaluate import _child_env
 
         self._child = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE, text=True,
-                                       start_new_session=True, env=_child_env())
+                                       start_new_session=True, env=child_env(_child_env()))
         done, total, last = 0, 0, ""
         for line in self._child.stderr:
             line = line.strip()

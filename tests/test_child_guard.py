@@ -169,3 +169,34 @@ def _cleanup(parent: subprocess.Popen, child: int) -> None:
     parent.kill()
     parent.wait(10)
     _kill(child)
+
+
+GUARDED_PARENT = textwrap.dedent("""
+    import subprocess, sys, time
+    from rap_core.child_guard import child_env
+    child = subprocess.Popen([sys.executable, "-m", "rap_core.guarded", "sleeper"],
+                             env=child_env(), stdout=subprocess.PIPE, start_new_session=True)
+    child.stdout.readline()
+    print(child.pid, flush=True)
+    time.sleep(120)
+""")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
+def test_a_guarded_module_dies_with_its_parent(tmp_path, sig):
+    """`python -m rap_core.guarded MODULE` (how the evaluation's children run) arms the guard
+    before the module starts, so the module needs no import of ours."""
+    (tmp_path / "sleeper.py").write_text("import time\nprint('armed', flush=True)\n"
+                                         "time.sleep(120)\n")
+    script = tmp_path / "parent.py"
+    script.write_text(GUARDED_PARENT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env=env)
+    child = int(parent.stdout.readline())
+    try:
+        parent.send_signal(sig)
+        parent.wait(10)
+        assert wait_gone(child, GONE_WITHIN_S), f"guarded child {child} outlived its parent"
+    finally:
+        _cleanup(parent, child)

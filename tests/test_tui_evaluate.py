@@ -114,7 +114,9 @@ def test_quick_eval_command_is_rap_eval_quick_on_the_edited_prior():
     studio.apply(Edit("weight", "V2_t3", 2.0))
     job = quick_eval.QuickEval(studio, demo_path(), "INDC")
     assert job.key != before  # the cache key follows the edited prior
-    args = build_parser().parse_args(job.command()[3:])
+    command = job.command()
+    assert command[1:3] == ["-m", "rap_core.guarded"]  # the eval child dies with the app
+    args = build_parser().parse_args(command[command.index("eval"):])
     assert args.command == "eval" and args.quick and args.arms == "none,session,shuffled"
     assert [e.feature for e in load_session(args.session).edits] == ["V2_t3"]
     assert quick_eval.cached(job.key) is None
