@@ -18,7 +18,7 @@ CORE_MODULES = [
     "rap_core.metrics", "rap_core.statistic", "rap_core.layout", "rap_core.prior",
     "rap_core.studio", "rap_core.export", "rap_core.inspect",
     "rap_core.atomic", "rap_core.jsonfile", "rap_core.fit_schema", "rap_core.cli_parser",
-    "rap_core.preflight",
+    "rap_core.preflight", "rap_core.data_cache", "rap_core.threads",
 ]
 
 

@@ -39,7 +39,7 @@ def current_vote(app):
     return feature, float(rule.weight[i]), bool(rule.enabled[i]), int(rule.sign[i])
 
 
-def test_demo_opens_with_the_fitted_rule_and_no_torch():
+def test_demo_opens_with_the_fitted_rule_without_torch_cutlass_or_pandas():
     # In a fresh interpreter: other tests in the suite may have imported torch already.
     code = (
         "import asyncio, sys\n"
@@ -51,12 +51,15 @@ def test_demo_opens_with_the_fitted_rule_and_no_torch():
         "            await app.workers.wait_for_complete(); await pilot.pause()\n"
         "            if app.state != 'loading':\n"
         "                break\n"
-        "        print(app.state, len(app.studio.rule.votes()), 'torch' in sys.modules)\n"
+        "        heavy = [m for m in ('torch', 'cutlass', 'pandas') if m in sys.modules]\n"
+        "        print(app.state, len(app.studio.rule.votes()), heavy or 'none')\n"
         "asyncio.run(main())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
-    assert out.stdout.split() == ["ready", "4", "False"], out.stdout + out.stderr
+    # torch (export), cutlass (fitting) and pandas (parsing a file) cost start-up time the demo
+    # does not need: its fit and its parsed table ship with the package.
+    assert out.stdout.split() == ["ready", "4", "none"], out.stdout + out.stderr
 
 
 def test_weight_keys_edit_the_rule_and_repaint_the_prior():
