@@ -2,6 +2,7 @@
 
     python dev/bench_tui.py                       # P = 512 and 4096, 200 edits each, 160x44
     python dev/bench_tui.py --sizes 512 --edits 100 --terminal 140x40
+    python dev/bench_tui.py --sizes 512 4096 --load 2   # + one busy-loop process per core
     python dev/bench_tui.py --sizes --startup 5   # demo start-up vs a minimal Textual app
     python dev/bench_tui.py --sizes --startup 5 --data big.csv   # + a user file (2nd launch cached)
 
@@ -11,6 +12,9 @@ app. For each `+`/`-` press on the votes table we time from just before the key 
 end of the last heatmap `render_line` the key caused. The terminal is wide (>= 140 columns), so
 the heatmap is on screen beside the focused rules table. The edit itself (Studio.apply), the
 rule table, the sentence and the metrics are included.
+
+--load N runs N CPU-bound processes (a Python busy loop each, stopped after the measurement and
+after 600 s at most) while the keypresses are timed: the "loaded machine" case.
 
 "app work" is the part of that spent in our code (edit handling + heatmap line renders); the
 rest is Textual's frame batching (repaints wait for its 1/TEXTUAL_FPS update timer, 60 by
@@ -66,7 +70,52 @@ def synthetic_studio(p: int, n: int = 400, seed: int = 0):
     return Studio(dataset, None, ranges, rule)
 
 
-async def keypress_latency(p: int, edits: int, size: tuple[int, int], studio=None) -> dict:
+async def held_key(app, pilot, last_paint: list[float], bursts: int, keys: int) -> dict:
+    """A held `+`: `keys` key events arrive at once (no wait between them, as from a terminal's
+    auto-repeat behind a slow frame); every press must apply, and the views should catch up in
+    one repaint. Time from posting the first key to the last heatmap line painted after all of
+    them, polled (1 ms steps, 5 s bound) without Pilot's idle waits."""
+    from textual import events
+
+    from tui.widgets.vote_table import VoteTable
+
+    if not bursts:
+        return {}
+    table = app.query_one(VoteTable)
+    times, flushes = [], []
+    for b in range(bursts):
+        key = "plus" if b % 2 == 0 else "minus"
+        feature = table.current_feature()
+        i = app.studio.rule.index(feature)
+        before = float(app.studio.rule.weight[i])
+        shown_before = app._coalescer.flushes
+        start = time.perf_counter()
+        last_paint[0] = 0.0
+        for _ in range(keys):
+            event = events.Key(key, "+" if key == "plus" else "-")
+            event.set_sender(app)
+            app._driver.send_message(event)
+        deadline = start + 5.0
+        while time.perf_counter() < deadline:
+            await asyncio.sleep(0.001)
+            weight = float(app.studio.rule.weight[i])
+            done = round(abs(weight - before) / 0.1) >= keys
+            if done and app._coalescer._pending is None and last_paint[0] > 0 and \
+                    time.perf_counter() - last_paint[0] > 0.05:
+                break
+        else:
+            raise RuntimeError("a held key did not settle within 5 s")
+        times.append(last_paint[0] - start)
+        flushes.append(app._coalescer.flushes - shown_before)
+        await pilot.pause()
+    ms = np.array(times) * 1e3
+    return {"burst_keys": keys, "bursts": bursts, "burst_p50_ms": float(np.percentile(ms, 50)),
+            "burst_p99_ms": float(np.percentile(ms, 99)),
+            "flushes_mean": float(np.mean(flushes))}
+
+
+async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: int = 0,
+                           burst_keys: int = 10, coalesce: bool = True, studio=None) -> dict:
     """`studio` (optional): measure on this Studio (e.g. a real fit) instead of a synthetic one."""
     from tui.app import RapStudioApp
     from tui.widgets.heatmap import Heatmap
@@ -80,6 +129,7 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], studio=Non
     work = [0.0]  # seconds of app work for this key: the edit handling + heatmap line renders
     original = Heatmap.render_line
     original_changed = RapStudioApp._changed
+    original_show = RapStudioApp._show_change
 
     def timed(self, y):
         t = time.perf_counter()
@@ -91,10 +141,18 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], studio=Non
     def timed_changed(self, change):
         t = time.perf_counter()
         original_changed(self, change)
+        if not coalesce:  # the views updated after every edit, as before tui.coalesce
+            self._coalescer.flush()
+        work[0] += time.perf_counter() - t
+
+    def timed_show(self, change):
+        t = time.perf_counter()
+        original_show(self, change)
         work[0] += time.perf_counter() - t
 
     Heatmap.render_line = timed
     RapStudioApp._changed = timed_changed
+    RapStudioApp._show_change = timed_show
     wide = size  # >= 140 columns: rules and prior on screen together
     try:
         async with app.run_test(size=wide) as pilot:
@@ -115,16 +173,18 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], studio=Non
                 works.append(work[0])
             heatmap = app.query_one(Heatmap)
             block = heatmap.bs
+            burst = await held_key(app, pilot, last_paint, bursts, burst_keys)
     finally:
         Heatmap.render_line = original
         RapStudioApp._changed = original_changed
+        RapStudioApp._show_change = original_show
     ms = np.array(times) * 1e3
     work_ms = np.array(works) * 1e3
     return {"P": p, "edits": edits, "terminal": f"{wide[0]}x{wide[1]}", "block": block,
             "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
             "max_ms": float(ms.max()), "studio_build_s": build_s,
             "work_p50_ms": float(np.percentile(work_ms, 50)),
-            "work_p99_ms": float(np.percentile(work_ms, 99))}
+            "work_p99_ms": float(np.percentile(work_ms, 99)), **burst}
 
 
 _STARTUP = r"""
@@ -197,6 +257,14 @@ def startup(runs: int, data: str | None = None) -> dict:
             for mode, vals in out.items()}
 
 
+_BUSY = "import time\nend = time.monotonic() + 600\nwhile time.monotonic() < end:\n    pass\n"
+
+
+def busy_loops(n: int) -> list[subprocess.Popen]:
+    """N CPU-bound processes, bounded in time; the caller stops them."""
+    return [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(n)]
+
+
 def main() -> None:
     parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[512, 4096])
@@ -205,15 +273,34 @@ def main() -> None:
                         help="WxH; >= 140 wide so the heatmap is beside the rules")
     parser.add_argument("--startup", type=int, default=0, help="start-up runs (0 = skip)")
     parser.add_argument("--data", help="also time start-up on this data file (fit cached)")
+    parser.add_argument("--bursts", type=int, default=20, help="held-key bursts (0 = skip)")
+    parser.add_argument("--burst-keys", type=int, default=10, help="key events per burst")
+    parser.add_argument("--no-coalesce", action="store_true",
+                        help="update the views after every edit (the behaviour before)")
+    parser.add_argument("--load", type=int, default=0,
+                        help="busy-loop processes running while keypresses are timed")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.terminal.split("x"))
     for p in args.sizes:
-        r = asyncio.run(keypress_latency(p, args.edits, size))
+        loops = busy_loops(args.load)
+        try:
+            r = asyncio.run(keypress_latency(p, args.edits, size, args.bursts, args.burst_keys,
+                                             not args.no_coalesce))
+        finally:
+            for loop in loops:
+                loop.kill()
+                loop.wait()
+        load = os.getloadavg()[0]
         print(f"P={r['P']:5d} terminal {r['terminal']} block {r['block']:3d}: keypress->repaint "
               f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms; "
               f"app work p50 {r['work_p50_ms']:.1f} ms  p99 {r['work_p99_ms']:.1f} ms "
               f"({r['edits']} edits; studio build {r['studio_build_s']:.1f} s; "
-              f"TEXTUAL_FPS={os.environ.get('TEXTUAL_FPS', '60')})")
+              f"TEXTUAL_FPS={os.environ.get('TEXTUAL_FPS', '60')}; {args.load} busy loops, "
+              f"load average {load:.1f} on {os.cpu_count()} cores)")
+        if r.get("bursts"):
+            print(f"        held key: {r['burst_keys']} presses at once -> all applied, "
+                  f"repainted p50 {r['burst_p50_ms']:.1f} ms  p99 {r['burst_p99_ms']:.1f} ms, "
+                  f"{r['flushes_mean']:.1f} view updates per burst ({r['bursts']} bursts)")
     if args.startup:
         s = startup(args.startup, args.data)
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -62,6 +62,44 @@ def test_demo_opens_with_the_fitted_rule_without_torch_cutlass_or_pandas():
     assert out.stdout.split() == ["ready", "4", "none"], out.stdout + out.stderr
 
 
+def test_a_held_key_applies_every_press_and_repaints_once():
+    """Key events arriving faster than the views redraw: each edit lands, the prior's blocks,
+    the rule sentence and the metrics catch up once, and show the final state."""
+    from textual import events
+
+    from tui.widgets.prior_pane import PriorPane
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(160, 44)) as pilot:
+            await ready(app, pilot)
+            feature, weight, _, _ = current_vote(app)
+            calls = []
+            pane = app.query_one(PriorPane)
+            original = pane.changed
+            pane.changed = lambda change: (calls.append(change), original(change))
+            for _ in range(6):  # as a terminal's auto-repeat delivers them: all at once
+                event = events.Key("plus", "+")
+                event.set_sender(app)
+                app._driver.send_message(event)
+            await pilot.pause()
+            assert current_vote(app)[1] == pytest.approx(weight + 0.6)
+            assert len(app.studio.edits) == 6  # every press is an edit (undo steps back one)
+            assert len(calls) < 6
+            raw = app.studio.bias_raw()
+            heatmap = app.query_one("#heatmap")
+            bs = heatmap.bs
+            for block in range(heatmap._avg.shape[0]):
+                lo, hi = block * bs, min((block + 1) * bs, raw.shape[0])
+                assert heatmap._avg[block, block] == pytest.approx(
+                    float(raw[lo:hi, lo:hi].mean()), abs=1e-6)
+            table = app.query_one("#votes")
+            assert f"{weight + 0.6:7.2f}" in "".join(
+                table.render_line(y).text for y in range(table.size.height))
+
+    run(body())
+
+
 def test_weight_keys_edit_the_rule_and_repaint_the_prior():
     async def body():
         app = RapStudioApp(deterministic=True)

@@ -248,7 +248,15 @@ class RapStudioApp(FitFlow, App):
         self._changed(change)
 
     def _changed(self, change) -> None:
-        if change is None:
+        """Every edit is applied already; the views catch up once per burst (tui.coalesce)."""
+        if getattr(self, "_coalescer", None) is None:
+            from tui.coalesce import Coalescer
+
+            self._coalescer = Coalescer(self.call_later, self._show_change)
+        self._coalescer.add(change)
+
+    def _show_change(self, change) -> None:
+        if change is None or self.studio is None:
             return
         self._edited = True
         if change.positions or change.rescaled:
