@@ -3,15 +3,16 @@
     python dev/bench_tui.py                       # P = 512 and 4096, 200 edits each, 160x44
     python dev/bench_tui.py --sizes 512 --edits 100 --terminal 140x40
     python dev/bench_tui.py --sizes 512 4096 --load 2   # + one busy-loop process per core
+    python dev/bench_tui.py --sizes --table 5000x1000   # parse vs parsed-data cache, big table
     python dev/bench_tui.py --sizes --startup 5   # demo start-up vs a minimal Textual app
     python dev/bench_tui.py --sizes --startup 5 --data big.csv   # + a user file (2nd launch cached)
 
 Keypress latency: synthetic data with P features (random ranges so every pair co-activates
 differently, 12 enabled votes, the rest disabled), a real `rap_core.studio.Studio`, and the real
 app. For each `+`/`-` press on the votes table we time from just before the key is posted to the
-end of the last heatmap `render_line` the key caused. The terminal is wide (>= 140 columns), so
-the heatmap is on screen beside the focused rules table. The edit itself (Studio.apply), the
-rule table, the sentence and the metrics are included.
+end of the last frame the key caused (Textual's compositor refresh, handed to the driver): the
+rule row, the sentence, the metrics and the heatmap lines whose colours changed. The terminal is
+wide (>= 140 columns), so the heatmap is on screen beside the focused rules table.
 
 --load N runs N CPU-bound processes (a Python busy loop each, stopped after the measurement and
 after 600 s at most) while the keypresses are timed: the "loaded machine" case.
@@ -115,10 +116,14 @@ async def held_key(app, pilot, last_paint: list[float], bursts: int, keys: int) 
 
 
 async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: int = 0,
-                           burst_keys: int = 10, coalesce: bool = True, studio=None) -> dict:
+                           burst_keys: int = 10, coalesce: bool = True,
+                           immediate: bool = False, studio=None) -> dict:
     """`studio` (optional): measure on this Studio (e.g. a real fit) instead of a synthetic one."""
+    from textual.screen import Screen
+
     from tui.app import RapStudioApp
     from tui.widgets.heatmap import Heatmap
+    from tui.widgets.vote_table import VoteTable
 
     t_build = time.perf_counter()
     studio = studio if studio is not None else synthetic_studio(p)
@@ -130,13 +135,26 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
     original = Heatmap.render_line
     original_changed = RapStudioApp._changed
     original_show = RapStudioApp._show_change
+    original_frame = Screen._compositor_refresh
+    original_row = VoteTable.render_line
+    ours = [False]
 
     def timed(self, y):
         t = time.perf_counter()
         strip = original(self, y)
-        last_paint[0] = time.perf_counter()
-        work[0] += last_paint[0] - t
+        work[0] += time.perf_counter() - t
+        ours[0] = True
         return strip
+
+    def timed_row(self, y):
+        ours[0] = True
+        return original_row(self, y)
+
+    def timed_frame(self):
+        original_frame(self)
+        if ours[0]:  # a frame that painted the rules table or the heatmap, handed to the driver
+            last_paint[0] = time.perf_counter()
+            ours[0] = False
 
     def timed_changed(self, change):
         t = time.perf_counter()
@@ -148,9 +166,13 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
     def timed_show(self, change):
         t = time.perf_counter()
         original_show(self, change)
+        if immediate:  # experiment: paint now instead of at the screen's next 1/FPS tick
+            self.screen._on_timer_update()  # private Textual API (what Pilot.pause calls)
         work[0] += time.perf_counter() - t
 
     Heatmap.render_line = timed
+    Screen._compositor_refresh = timed_frame
+    VoteTable.render_line = timed_row
     RapStudioApp._changed = timed_changed
     RapStudioApp._show_change = timed_show
     wide = size  # >= 140 columns: rules and prior on screen together
@@ -168,7 +190,7 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
                 await pilot.press(key)
                 await pilot.pause()
                 if last_paint[0] < start:
-                    raise RuntimeError("the heatmap did not repaint after an edit")
+                    raise RuntimeError("no frame was painted after an edit")
                 times.append(last_paint[0] - start)
                 works.append(work[0])
             heatmap = app.query_one(Heatmap)
@@ -176,6 +198,8 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
             burst = await held_key(app, pilot, last_paint, bursts, burst_keys)
     finally:
         Heatmap.render_line = original
+        Screen._compositor_refresh = original_frame
+        VoteTable.render_line = original_row
         RapStudioApp._changed = original_changed
         RapStudioApp._show_change = original_show
     ms = np.array(times) * 1e3
@@ -257,6 +281,44 @@ def startup(runs: int, data: str | None = None) -> dict:
             for mode, vals in out.items()}
 
 
+_OPEN = r"""
+import sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+from rap_core.data_cache import load_dataset_cached
+dataset = load_dataset_cached(sys.argv[2])
+print(time.perf_counter() - t0, 'pandas' in sys.modules)
+"""
+
+
+def table_open(shape: str, runs: int = 3) -> dict:
+    """Open a synthetic ROWSxCOLS CSV in a fresh interpreter (imports included): the first open
+    parses it (pandas) and fills the parsed-data cache, the later ones are served from it."""
+    import tempfile
+
+    rows, cols = (int(v) for v in shape.split("x"))
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / f"table-{shape}.csv"
+        names = [f"F{j}" for j in range(cols)]
+        X = rng.normal(size=(rows, cols)).round(4)
+        y = (rng.random(rows) < 0.3).astype(int)
+        with open(csv, "w") as fh:
+            fh.write(",".join([*names, "INDC"]) + "\n")
+            np.savetxt(fh, np.column_stack([X, y]), delimiter=",", fmt="%.4f")
+        env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
+        times = []
+        for _ in range(runs + 1):
+            res = subprocess.run([sys.executable, "-c", _OPEN, str(ROOT), str(csv)], env=env,
+                                 capture_output=True, text=True, timeout=600, check=True)
+            seconds, pandas = res.stdout.split()
+            times.append((float(seconds), pandas == "True"))
+        size = csv.stat().st_size
+    return {"shape": shape, "mb": size / 1e6, "first_s": times[0][0], "first_pandas": times[0][1],
+            "cached_s": statistics.median(t for t, _ in times[1:]),
+            "cached_pandas": any(p for _, p in times[1:])}
+
+
 _BUSY = "import time\nend = time.monotonic() + 600\nwhile time.monotonic() < end:\n    pass\n"
 
 
@@ -275,8 +337,11 @@ def main() -> None:
     parser.add_argument("--data", help="also time start-up on this data file (fit cached)")
     parser.add_argument("--bursts", type=int, default=20, help="held-key bursts (0 = skip)")
     parser.add_argument("--burst-keys", type=int, default=10, help="key events per burst")
+    parser.add_argument("--immediate", action="store_true",
+                        help="experiment: paint right after an edit, not at the next frame tick")
     parser.add_argument("--no-coalesce", action="store_true",
                         help="update the views after every edit (the behaviour before)")
+    parser.add_argument("--table", help="ROWSxCOLS: time opening such a CSV, parsed vs cached")
     parser.add_argument("--load", type=int, default=0,
                         help="busy-loop processes running while keypresses are timed")
     args = parser.parse_args()
@@ -285,7 +350,7 @@ def main() -> None:
         loops = busy_loops(args.load)
         try:
             r = asyncio.run(keypress_latency(p, args.edits, size, args.bursts, args.burst_keys,
-                                             not args.no_coalesce))
+                                             not args.no_coalesce, args.immediate))
         finally:
             for loop in loops:
                 loop.kill()
@@ -301,6 +366,11 @@ def main() -> None:
             print(f"        held key: {r['burst_keys']} presses at once -> all applied, "
                   f"repainted p50 {r['burst_p50_ms']:.1f} ms  p99 {r['burst_p99_ms']:.1f} ms, "
                   f"{r['flushes_mean']:.1f} view updates per burst ({r['bursts']} bursts)")
+    if args.table:
+        t = table_open(args.table)
+        print(f"table {t['shape']} ({t['mb']:.0f} MB CSV): first open (parse) {t['first_s']:.2f} s "
+              f"(pandas {t['first_pandas']}), cached {t['cached_s']:.3f} s "
+              f"(pandas {t['cached_pandas']}; fresh interpreter, imports included, median of 3)")
     if args.startup:
         s = startup(args.startup, args.data)
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
