@@ -100,6 +100,42 @@ def test_a_held_key_applies_every_press_and_repaints_once():
     run(body())
 
 
+def test_after_edits_every_heatmap_and_rule_line_on_screen_is_current():
+    """Edits repaint only the lines whose content changed; none may be left stale."""
+    from tui.widgets.heatmap import Heatmap
+    from tui.widgets.vote_table import VoteTable
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(160, 44)) as pilot:
+            await ready(app, pilot)
+            shown: dict[tuple[str, int], object] = {}
+            for widget_id, cls in (("heatmap", Heatmap), ("votes", VoteTable)):
+                widget = app.query_one(f"#{widget_id}", cls)
+                original = widget.render_line
+
+                def record(y, _original=original, _id=widget_id):
+                    strip = _original(y)
+                    shown[(_id, y)] = strip
+                    return strip
+
+                widget.render_line = record
+                widget.refresh()
+            await pilot.pause()
+            for keys in (("plus",) * 3, ("right_square_bracket",), ("f",), ("down", "space"),
+                         ("down", "minus", "minus")):
+                await pilot.press(*keys)
+                await pilot.pause()
+            heatmap, table = app.query_one(Heatmap), app.query_one(VoteTable)
+            heatmap._lines.clear()
+            table._cache.clear()
+            for (widget_id, y), strip in shown.items():
+                widget = heatmap if widget_id == "heatmap" else table
+                assert strip == type(widget).render_line(widget, y), (widget_id, y)
+
+    run(body())
+
+
 def test_weight_keys_edit_the_rule_and_repaint_the_prior():
     async def body():
         app = RapStudioApp(deterministic=True)
