@@ -43,6 +43,7 @@ class StoppableFit:
         self.first = first
         self.calls: list[FitParams] = []
         self.started = threading.Event()
+        self.stopped = threading.Event()  # the first (stand-in) fit returned
 
     def __call__(self, dataset, params, *, progress=None, cancel=None):
         self.calls.append(params)
@@ -52,8 +53,12 @@ class StoppableFit:
         self.started.set()
         if self.first == "fail":
             raise RapError("small.csv: cutlass could not fit this data (test)")
-        while not cancel():
-            threading.Event().wait(0.01)
+        waited = threading.Event()
+        for _ in range(3000):  # bounded: at most ~30 s, even if no cancel ever comes
+            if cancel():
+                break
+            waited.wait(0.01)
+        self.stopped.set()
         raise FitCancelled()
 
 
@@ -67,13 +72,14 @@ def test_progress_is_readable_at_80_columns_and_escape_is_in_the_footer(small_cs
             await until(pilot, lambda: "cross-validation" in status(app), "progress")
             line = status(app)
             assert "fitting" in line and "esc cancels" in line and len(line) <= 80
-            assert "cancel_fit" in footer_actions(app)
+            # The footer recomposes after the bindings change: poll it (bounded).
+            await until(pilot, lambda: "cancel_fit" in footer_actions(app), "esc in the footer")
             assert "refit" not in footer_actions(app)
             await pilot.press("escape")
             await until(pilot, lambda: app.state == "provisional", "the cancel")
             assert "fit cancelled" in status(app) and "ctrl+r refits" in status(app)
+            await until(pilot, lambda: "refit" in footer_actions(app), "ctrl+r in the footer")
             assert "cancel_fit" not in footer_actions(app)
-            assert "refit" in footer_actions(app)
 
     run(body())
 
@@ -107,7 +113,7 @@ def test_refit_after_cancel_with_new_options(small_csv):
             assert app.studio.fit is not None and app.studio.fit.params.solver == "fista"
             header = str(app.query_one("#metrics").render()).splitlines()[0]
             assert "fitted" in header and "provisional" not in header
-            assert "refit" not in footer_actions(app)
+            await until(pilot, lambda: "refit" not in footer_actions(app), "refit to leave")
             await pilot.press("plus")  # edits open once fitted
             assert len(app.studio.edits) == 1
 
@@ -129,5 +135,20 @@ def test_a_failed_fit_offers_a_refit_from_the_palette(small_csv):
             await pilot.press("escape")  # cancelling the dialog changes nothing
             await pilot.pause()
             assert app.state == "provisional" and len(fit.calls) == 1
+
+    run(body())
+
+
+def test_an_app_that_ends_mid_fit_stops_the_fit(small_csv):
+    """However the app ends (here: exit() without ctrl+q), a running fit is cancelled, so its
+    worker thread cannot hold the process's exit."""
+    fit = StoppableFit()
+
+    async def body():
+        app = RapStudioApp(small_csv, fit_fn=fit, deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, fit.started.is_set, "the fit to start")
+            app.exit()
+        assert fit.stopped.wait(5.0), "the fit kept running after the app ended"
 
     run(body())

@@ -516,6 +516,9 @@ class RapStudioApp(FitFlow, App):
         self.exit(return_code=128 + int(sig))
 
     def on_unmount(self) -> None:
+        # However the app ends, a fit still running in the load worker stops: the worker thread
+        # would otherwise hold the interpreter's exit (asyncio waits for its executor threads).
+        self._cancel.set()
         access = self.session_access
         if access is not None:
             with contextlib.suppress(RapError, OSError):
