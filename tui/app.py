@@ -71,6 +71,11 @@ class RapStudioApp(FitFlow, App):
     AUTO_FOCUS = "#votes"  # the rules table: the first thing a user edits
     BINDINGS = bindings(ACTIONS)
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
+        """Toasts are plain text: they carry file paths, feature names and error lines that are
+        user data ("weight[kg]", "x[/]"), which Textual would otherwise read as markup."""
+        super().notify(message, markup=markup, **kwargs)
+
     def __init__(self, data: str | os.PathLike | None = None, *, target: str = "INDC",
                  session: str | os.PathLike | None = None, params=None, fit_fn=None,
                  deterministic: bool | None = None) -> None:

@@ -1,0 +1,100 @@
+"""User text on screen is text, never markup.
+
+Found in a user drill: a column named `x[/]` crashed the app with a MarkupError traceback (the
+ranges table read the name as Rich markup), and `weight[kg]` showed as `weight`. Feature names,
+paths and error lines come from the user; every place that shows them must show them verbatim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pandas as pd
+from textual.widgets._data_table import default_cell_formatter
+
+from rap_core.dataset import load_dataset
+from rap_core.fit import FitParams, run_fit
+from tui.app import RapStudioApp
+from tui.screens.modals import FitOptionsScreen, MessageScreen, ValueScreen
+
+NAMES = ["weight[kg]", "dose[mg/l]", "age", "x[/]"]
+
+
+def bracket_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({
+        "weight[kg]": np.round(rng.normal(70, 10, n), 3),
+        "dose[mg/l]": np.round(rng.random(n), 4),
+        "age": rng.integers(20, 80, n),
+        "x[/]": np.round(rng.random(n), 4),
+    })
+    frame["INDC"] = ((frame["weight[kg]"] > 75) & (frame["dose[mg/l]"] < 0.5)).astype(int)
+    path = tmp_path / "brackets[1].csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_feature_names_with_brackets_show_verbatim_and_never_crash(tmp_path):
+    data = bracket_csv(tmp_path)
+    fitted = run_fit(load_dataset(data), FitParams(Cs=4), isolate=False)
+
+    def fit_fn(dataset, params, *, progress=None, cancel=None):
+        return fitted
+
+    async def body():
+        app = RapStudioApp(data, fit_fn=fit_fn, deterministic=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.state == "ready"
+            await pilot.press("1")
+            await pilot.pause()
+            table = app.query_one("#ranges-table")
+            # what each cell draws (a str cell is read as markup), not only what it stores
+            drawn = {default_cell_formatter(table.get_row_at(r)[0]).plain
+                     for r in range(table.row_count)}
+            assert drawn == set(NAMES), drawn
+            # the weight dialog names the feature verbatim
+            await pilot.press("2")
+            app.query_one("#votes").focus()
+            while app.query_one("#votes").current_feature() != "x[/]":
+                await pilot.press("down")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, ValueScreen)
+            label = str(app.screen.query("Label").first().render())
+            assert "x[/]" in label, label
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.state == "ready" and app.is_running
+
+    asyncio.run(body())
+
+
+def test_dialog_text_with_brackets_is_not_eaten(tmp_path):
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            app.push_screen(FitOptionsScreen(FitParams()))
+            await pilot.pause()
+            labels = " ".join(str(label.render()) for label in app.screen.query("Label"))
+            assert "rap-studio[cuda12]" in labels
+            # a typed value that looks like a closing tag is reported, not a crash
+            app.screen.query_one("#fit-Cs").value = "[/]"
+            app.screen.query_one("#fit-Cs").focus()
+            await pilot.pause()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert "'[/]'" in str(app.screen.query_one("#fit-error").render())
+            await pilot.press("escape")
+            await pilot.pause()
+            app.push_screen(MessageScreen("Exported", "path    out[/]/p[1].pt"))
+            await pilot.pause()
+            assert "out[/]/p[1].pt" in str(app.screen.query_one("#message-body").render())
+            assert app.is_running
+
+    asyncio.run(body())
