@@ -98,3 +98,30 @@ def test_dialog_text_with_brackets_is_not_eaten(tmp_path):
             assert app.is_running
 
     asyncio.run(body())
+
+
+def test_the_quit_question_is_readable_at_80_columns():
+    """A read-only session's reason is long; at 80 columns the question it ends with ("Quit
+    anyway?") was cut off, so `y` answered a question the user never saw."""
+    from textual.geometry import Region
+
+    from tui.screens.modals import ConfirmScreen
+
+    reason = ("your edits are not saved (edits cannot be saved: cannot write /sys/kernel "
+              "(Permission denied); this window is read-only).")
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            app.push_screen(ConfirmScreen(f"{reason} Quit anyway?"))
+            await pilot.pause()
+            question = app.screen.query_one("#question")
+            width, height = question.size
+            shown = " ".join(strip.text.strip() for strip in
+                             question.render_lines(Region(0, 0, width, height)))
+            assert "Quit anyway?" in shown and "/sys/kernel" in shown, shown
+            assert width <= 80
+
+    asyncio.run(body())

@@ -72,7 +72,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question)
+            # Static wraps (a Label cut "…Quit anyway?" off at 80 columns); Text: the question
+            # quotes paths and error lines verbatim.
+            yield Static(Text(self.question), id="question")
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", id="yes", variant="warning")
                 yield Button("No (n)", id="no")
