@@ -1,8 +1,10 @@
-"""User text on screen is text, never markup.
+"""What a user drill of the merged main found, kept fixed.
 
-Found in a user drill: a column named `x[/]` crashed the app with a MarkupError traceback (the
-ranges table read the name as Rich markup), and `weight[kg]` showed as `weight`. Feature names,
-paths and error lines come from the user; every place that shows them must show them verbatim.
+User text on screen is text, never markup: a column named `x[/]` crashed the app with a
+MarkupError traceback (the ranges table read the name as Rich markup), and `weight[kg]` showed as
+`weight`. Feature names, paths and error lines come from the user; every place that shows them
+must show them verbatim. Questions must be readable at 80 columns, and a refused write names the
+user's file.
 """
 
 from __future__ import annotations
@@ -125,3 +127,22 @@ def test_the_quit_question_is_readable_at_80_columns():
             assert width <= 80
 
     asyncio.run(body())
+
+
+def test_a_refused_write_names_the_users_file_not_our_temporary(tmp_path, capsys,
+                                                                monkeypatch):
+    """Found in a user drill: `rap eval-data --out /sys/x.csv` said
+    "cannot complete: /sys/.x.csv.mw2zg78v.tmp: Permission denied"."""
+    import tempfile
+
+    from rap_core.cli import main
+
+    def refuse(prefix="", suffix="", dir=None):
+        raise PermissionError(13, "Permission denied", f"{dir}/{prefix}q1w2e3{suffix}")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    out = tmp_path / "n.csv"
+    assert main(["eval-data", "--rows", "300", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"rap: cannot complete: {out}: Permission denied", err
+    assert not out.exists()
