@@ -146,3 +146,40 @@ def test_a_refused_write_names_the_users_file_not_our_temporary(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert err == f"rap: cannot complete: {out}: Permission denied", err
     assert not out.exists()
+
+
+def _summary_doc(name: str) -> dict:
+    """A results.json as `rap eval` writes it: one size, three arms, the bag baselines."""
+    summary = []
+    for arm, loss, diff, verdict in (("none", 0.577, None, None),
+                                     ("rap", 0.414, -0.162, "helps"),
+                                     ("shuffled", 0.586, 0.010, "no detectable effect")):
+        for metric, mean in (("test_loss", loss), ("test_acc", 0.741), ("test_auc", 0.571),
+                             ("samples_to_threshold", None)):
+            row = {"arm": arm, "size": 1000, "metric": metric, "n": 3, "mean": mean,
+                   "ci95": 0.031, "diff_vs_none": None, "diff_ci95": None, "verdict": None}
+            if metric == "test_loss":
+                row.update(diff_vs_none=diff, diff_ci95=None if diff is None else 0.141,
+                           verdict=verdict)
+            if metric == "samples_to_threshold":
+                row.update(reached=0)
+            summary.append(row)
+    base = {"test_loss": 0.5, "test_acc": 0.8, "test_auc": 0.9}
+    return {"data": {"name": name}, "seeds": 3, "sizes": [1000],
+            "arms": ["none", "rap", "shuffled"], "summary": summary,
+            "baselines": {"1000": {"bag": base, "onehot": base}}, "verdict": {"1000": "helps"}}
+
+
+def test_eval_summary_is_whole_at_80_columns(capsys, monkeypatch):
+    """Found in a user drill: piped or in an 80-column terminal the table cut the arm and the
+    verdict ("shuffl…", "detect…"), and a data name in brackets was read as markup."""
+    from rap_core.eval_report import print_summary
+
+    monkeypatch.setenv("COLUMNS", "80")
+    print_summary(_summary_doc("runs[2].csv"))
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80, out
+    assert "…" not in out, out
+    assert "runs[2].csv" in out and "shuffled" in out and "onehot" in out
+    assert "detectable" in out and "reached" in out, out
