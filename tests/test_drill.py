@@ -183,3 +183,29 @@ def test_eval_summary_is_whole_at_80_columns(capsys, monkeypatch):
     assert "…" not in out, out
     assert "runs[2].csv" in out and "shuffled" in out and "onehot" in out
     assert "detectable" in out and "reached" in out, out
+
+
+def test_one_restored_edit_is_one_edit(tmp_path):
+    """Found in a user drill: relaunching after one edit said "restored 1 edits"."""
+    import json
+
+    session = tmp_path / "s.json"
+
+    async def first():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("plus")
+            assert len(json.loads(session.read_text())["edits"]) == 1
+
+    async def second():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            messages = [n.message for n in app._notifications]
+            assert any(m.startswith("restored 1 edit from") for m in messages), messages
+
+    asyncio.run(first())
+    asyncio.run(second())

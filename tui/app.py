@@ -221,7 +221,8 @@ class RapStudioApp(FitFlow, App):
         if restored:
             self.restored = restored
             where = short_path(studio.session_path)
-            self.notify(f"restored {restored} edits from {where}", title="session", timeout=8)
+            edits = "edit" if restored == 1 else "edits"
+            self.notify(f"restored {restored} {edits} from {where}", title="session", timeout=8)
         self._status()
         if self.focused is None:
             self.query_one(VoteTable).focus()
