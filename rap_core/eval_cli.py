@@ -28,7 +28,7 @@ def add_parsers(sub) -> None:
     ev = sub.add_parser("eval", help="does the prior help a transformer learn? (paired ablation)",
                         description="Fit on training rows only, train the small GPT with each "
                                     "arm's prior over sizes and paired seeds, and report test "
-                                    "metrics with 95%% intervals and verdicts.")
+                                    "metrics with 95% intervals and verdicts.")
     ev.add_argument("data", type=Path, help="dataset: .csv, .tsv, .parquet (or .csv.gz)")
     ev.add_argument("--target", default="INDC", help="binary target column (default: INDC)")
     ev.add_argument("--session", type=Path, default=None,

@@ -209,3 +209,18 @@ def test_one_restored_edit_is_one_edit(tmp_path):
 
     asyncio.run(first())
     asyncio.run(second())
+
+
+def test_every_help_page_reads_as_written(capsys):
+    """Found in a user drill: `rap eval --help` said "95%% intervals" (a description is not
+    %-formatted by argparse, so the escape was printed)."""
+    import pytest
+
+    from rap_core.cli import main
+
+    for command in ("export", "rules", "inspect", "demo", "eval", "eval-data"):
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0
+        out = capsys.readouterr().out
+        assert "%%" not in out and "%(" not in out, (command, out)
