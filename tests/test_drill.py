@@ -224,3 +224,22 @@ def test_every_help_page_reads_as_written(capsys):
         assert done.value.code == 0
         out = capsys.readouterr().out
         assert "%%" not in out and "%(" not in out, (command, out)
+
+
+def test_rap_studio_refuses_a_directory_as_session_before_starting(tmp_path, capsys,
+                                                                   monkeypatch):
+    """Found in a user drill: `rap-studio --session /tmp` locked `/tmp.lock`, reported "fit
+    failed" and advised removing /tmp."""
+    from tui.__main__ import main
+
+    def started(self, *args, **kwargs):
+        raise AssertionError("the app started with a directory as its session")
+
+    monkeypatch.setattr(RapStudioApp, "run", started)
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    assert main(["--session", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is a directory" in err and "remove" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "xdg-cache"
+                  and p.name != "xdg-state") == ["sessions"]
