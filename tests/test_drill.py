@@ -243,3 +243,29 @@ def test_rap_studio_refuses_a_directory_as_session_before_starting(tmp_path, cap
     assert len(err.splitlines()) == 1 and "is a directory" in err and "remove" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "xdg-cache"
                   and p.name != "xdg-state") == ["sessions"]
+
+
+def test_a_refused_export_in_the_app_does_not_mention_out(tmp_path, monkeypatch):
+    """Found in a user drill: exporting from the app to an unwritable place said "choose another
+    path with --out"; the app has no --out."""
+    import tempfile
+
+    def refuse(prefix="", suffix="", dir=None):
+        raise PermissionError(13, "Permission denied", f"{dir}/{prefix}q1w2e3{suffix}")
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            monkeypatch.setattr(tempfile, "mkstemp", refuse)
+            app._export_chosen({"path": str(tmp_path / "p.pt"), "layout": "features",
+                                "alpha_init": 1.0})
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            messages = [n.message for n in app._notifications]
+            refused = [m for m in messages if "p.pt" in m]
+            assert refused and "Permission denied" in refused[0], messages
+            assert not any("--out" in m for m in messages), messages
+
+    asyncio.run(body())
