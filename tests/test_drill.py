@@ -269,3 +269,31 @@ def test_a_refused_export_in_the_app_does_not_mention_out(tmp_path, monkeypatch)
             assert not any("--out" in m for m in messages), messages
 
     asyncio.run(body())
+
+
+def test_a_flushed_hangup_leaves_no_lock_to_take_over(tmp_path):
+    """Found in a user drill: after every dropped connection (SIGHUP: flush, then os._exit) the
+    next launch said the session was "taken over from pid N, which ended without releasing
+    it" — the flushed exit left its owner record behind."""
+    from rap_core.session_lock import lock_path, open_session, read_owner
+
+    session = tmp_path / "s.json"
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("plus")
+            assert read_owner(lock_path(session)) is not None  # held while it runs
+            assert app.flush_for_exit(1.0) is None  # what the exit guard does on SIGHUP
+            assert read_owner(lock_path(session)) is None
+            app.session_access.lock._lock.release(force=True)  # what the kernel does at exit
+            app.session_access = None
+
+    asyncio.run(body())
+    again = open_session(session)
+    try:
+        assert again.mode == "write" and again.notice is None, again.notice
+    finally:
+        again.release()

@@ -498,7 +498,13 @@ class RapStudioApp(FitFlow, App):
             studio.flush(timeout)
         except RapError as exc:
             return str(exc)
-        return studio.save_state[1]  # a write that failed earlier and was never redone
+        failure = studio.save_state[1]  # a write that failed earlier and was never redone
+        lock = self.session_access.lock if self.session_access is not None else None
+        if failure is None and lock is not None:
+            # Everything is on disk: the next launch must not report a lock "taken over from a
+            # process that ended without releasing it" after every dropped connection.
+            lock.clear_owner()
+        return failure
 
     def request_exit(self, return_code: int) -> None:
         """Ask the event loop to exit (from any thread; never waits for the loop)."""
