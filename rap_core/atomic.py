@@ -46,8 +46,11 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, *,
     target = check_output_path(path, inputs=inputs)
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(target)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=_TEMP_SUFFIX,
-                               dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=_TEMP_SUFFIX,
+                                   dir=target.parent)
+    except OSError as exc:  # name the file the user asked for, not our temporary's name
+        raise OSError(exc.errno, exc.strerror, str(target)) from None
     try:
         # Held until the rename: a cleaner sees a live writer and leaves this file alone.
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -28,7 +28,7 @@ def add_parsers(sub) -> None:
     ev = sub.add_parser("eval", help="does the prior help a transformer learn? (paired ablation)",
                         description="Fit on training rows only, train the small GPT with each "
                                     "arm's prior over sizes and paired seeds, and report test "
-                                    "metrics with 95%% intervals and verdicts.")
+                                    "metrics with 95% intervals and verdicts.")
     ev.add_argument("data", type=Path, help="dataset: .csv, .tsv, .parquet (or .csv.gz)")
     ev.add_argument("--target", default="INDC", help="binary target column (default: INDC)")
     ev.add_argument("--session", type=Path, default=None,
@@ -39,15 +39,18 @@ def add_parsers(sub) -> None:
     ev.add_argument("--sizes", default=None,
                     help=f"training sizes, rows or 'all' (default: {DEFAULT_SIZES}, "
                          "those that fit)")
-    ev.add_argument("--seeds", type=int, default=5, help="paired seeds per arm and size (5)")
-    ev.add_argument("--steps", type=int, default=200,
-                    help="training steps per run, at most (200; early stopping on validation)")
+    ev.add_argument("--seeds", type=int, default=None,
+                    help="paired seeds per arm and size (5; 3 with --quick)")
+    ev.add_argument("--steps", type=int, default=None,
+                    help="training steps per run, at most (200, 100 with --quick; early "
+                         "stopping on validation)")
     ev.add_argument("--statistic", default="cpmi", choices=("cpmi", "pmi", "phi"))
     ev.add_argument("--oracle", default=None,
                     help="true features for the oracle arm (known for the demo and the needle)")
     ev.add_argument("--quick", action="store_true",
                     help="none, rap, shuffled; one size (300); 3 seeds; 100 steps; evaluated "
-                         "every 25 steps; no bag-of-tokens baselines")
+                         "every 25 steps; no bag-of-tokens baselines (--arms, --sizes, "
+                         "--seeds and --steps given explicitly still apply)")
     ev.add_argument("--out", type=Path, required=True, help="output directory")
 
     data = sub.add_parser("eval-data", help="write an evaluation table (needle or breast cancer)")
@@ -60,13 +63,18 @@ def add_parsers(sub) -> None:
 def _plan(args, dataset):
     from rap_core.evaluate import ARMS, Plan, Settings, known_truth
 
-    if args.seeds < 2:
-        raise RapError(f"--seeds {args.seeds}: at least 2 paired seeds are needed for an "
+    # --quick only changes the defaults: a value the user typed is never silently replaced.
+    quick = QUICK if args.quick else {"sizes": DEFAULT_SIZES.split(","), "seeds": 5,
+                                      "steps": 200}
+    seeds = quick["seeds"] if args.seeds is None else args.seeds
+    steps = quick["steps"] if args.steps is None else args.steps
+    if seeds < 2:
+        raise RapError(f"--seeds {seeds}: at least 2 paired seeds are needed for an "
                        f"interval (5 recommended)")
-    if args.steps < 10:
-        raise RapError(f"--steps {args.steps}: use at least 10")
-    sizes = [s.strip() for s in (args.sizes or DEFAULT_SIZES).split(",") if s.strip()]
-    seeds, steps = args.seeds, args.steps
+    if steps < 10:
+        raise RapError(f"--steps {steps}: use at least 10")
+    sizes = ([s.strip() for s in args.sizes.split(",") if s.strip()] if args.sizes
+             else list(quick["sizes"]))
     oracle = tuple(f.strip() for f in args.oracle.split(",")) if args.oracle else None
     if args.arms:
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]
@@ -76,8 +84,6 @@ def _plan(args, dataset):
         arms = ["none", "rap", "zero", "shuffled", "random"]
         if oracle or known_truth(dataset):
             arms.append("oracle")
-    if args.quick:
-        sizes, seeds, steps = QUICK["sizes"], QUICK["seeds"], QUICK["steps"]
     if args.session is not None and "session" not in arms:
         arms.append("session")
     bad = [a for a in arms if a not in ARMS]
@@ -110,7 +116,9 @@ def cmd_eval_data(args) -> int:
     if args.rows < 200:
         raise RapError(f"--rows {args.rows}: the needle needs at least 200 rows")
     path = evaldata.write_needle_csv(args.out, args.rows)
-    truth = " and ".join(f"{f} in [{lo}, {hi}]" for f, lo, hi in evaldata.ground_truth())
+    truth = " and ".join(f"{f} in [{'-inf' if lo is None else lo}, "
+                         f"{'+inf' if hi is None else hi}]"
+                         for f, lo, hi in evaldata.ground_truth())
     print(f"wrote {path}  ({args.rows} rows, 256 features)\nground truth: INDC = 1 iff {truth}")
     return 0
 
@@ -127,6 +135,10 @@ def cmd_eval(args) -> int:
     for note in dataset.notes:
         print(f"note: {note}", file=sys.stderr)
     plan = _plan(args, dataset)
+    if args.session is not None:  # before any fit: a bad session costs nothing
+        from rap_core.preflight import check_session
+
+        check_session(args.session, dataset)
     out.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())

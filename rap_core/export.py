@@ -117,7 +117,7 @@ def export_prior(studio, path: str | Path, *, layout: str | None = None,
         written = write_bytes_atomic(path, data, inputs=inputs)
     except OSError as exc:
         raise RapError(f"cannot write {target}: {exc.strerror or exc}; "
-                       f"choose another path with --out") from None
+                       f"choose another path") from None
     return ExportResult(
         path=written,
         shape=tuple(prior["bias"].shape),

@@ -123,6 +123,13 @@ class SessionLock:
             os.truncate(self.path, 0)
         self._lock.release(force=True)
 
+    def clear_owner(self) -> None:
+        """Clear the owner record but keep the flock (the kernel drops it when the process
+        ends): after a flushed exit on a signal, the next launch has nothing to take over."""
+        if self._lock.is_locked:
+            with contextlib.suppress(OSError):
+                os.truncate(self.path, 0)
+
     def _write_owner(self, owner: Owner) -> None:
         line = json.dumps({"pid": owner.pid, "host": owner.host, "since": owner.since}) + "\n"
         with contextlib.suppress(OSError):  # the record is informative; the flock is the lock

@@ -128,3 +128,37 @@ def test_eval_data_writes_the_needle_and_breast_cancer(tmp_path, capsys):
     bc = load_dataset(tmp_path / "bc.csv")
     assert (bc.n_rows, bc.n_features, bc.n_positive) == (569, 30, 212)
     assert known_truth(bc) is None
+
+
+def test_quick_keeps_what_the_user_typed_and_checks_the_session_before_fitting(tmp_path,
+                                                                               capsys,
+                                                                               monkeypatch):
+    """Found in a user drill: `--quick --sizes 0` ran at 300 rows and exited 0 (the typed
+    value was silently replaced), and a bad `--session` was reported only after the fit."""
+    import rap_core.evaluate as evaluate
+
+    X, y = _table()
+    frame = pd.DataFrame(X, columns=[f"F{c}x" for c in "abcdef"])
+    frame["INDC"] = y
+    data = tmp_path / "t.csv"
+    frame.to_csv(data, index=False)
+    code = main(["eval", str(data), "--quick", "--sizes", "0", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "too few" in err and len(err.splitlines()) == 1, err
+    code = main(["eval", str(data), "--quick", "--steps", "5", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "--steps 5" in err, err
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before checking the session")
+
+    monkeypatch.setattr(evaluate, "train_prior", no_fit)
+    bogus = tmp_path / "s.json"
+    bogus.write_text('{"x": 1}')
+    code = main(["eval", str(data), "--quick", "--session", str(bogus),
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "s.json" in err and len(err.splitlines()) == 1, err
+    assert main(["eval-data", "--rows", "300", "--out", str(tmp_path / "n.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "None" not in out and "+inf" in out and "-inf" in out, out

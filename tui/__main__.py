@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rap_core.cli_parser import OneLineParser
+from rap_core.cli_parser import OneLineParser, nonempty_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("data", nargs="?", type=Path, default=None,
                         help="CSV/TSV/Parquet dataset (default: the bundled demo)")
     parser.add_argument("--target", default="INDC", help="binary target column (default INDC)")
-    parser.add_argument("--session", type=Path, default=None,
+    parser.add_argument("--session", type=nonempty_path, default=None,
                         help="session file to restore and autosave (default: one per dataset "
                              "under $XDG_STATE_HOME/rap-studio/sessions)")
     from rap_core.cli import add_speed_arguments
@@ -41,6 +41,22 @@ def fit_params(args):
     return FitParams(Cs=args.Cs, cv=args.cv, **speed_params(args)).validate()
 
 
+def check_session_arg(path: Path | None) -> None:
+    """A --session that exists must be a regular file (a new path is created). Checked before
+    the terminal is taken over: `--session /tmp` locked `/tmp.lock`, then reported a failed
+    fit and advised removing /tmp."""
+    from rap_core.errors import RapError
+
+    if path is None or not (path.exists() or path.is_symlink()):
+        return
+    if path.is_dir():
+        raise RapError(f"--session {path} is a directory; give a session file path, such as "
+                       f"{path / 'my-session.json'} (created if missing)")
+    if not path.is_file():
+        raise RapError(f"--session {path} is not a regular file (a FIFO, device or broken "
+                       f"link); give a session file path")
+
+
 def main(argv: list[str] | None = None) -> int:
     import sys
 
@@ -49,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         params = fit_params(args)  # before the terminal is taken over: a plain one-liner
+        check_session_arg(args.session)
     except RapError as exc:
         print(f"rap-studio: {exc}", file=sys.stderr)
         return 2

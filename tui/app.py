@@ -71,6 +71,11 @@ class RapStudioApp(FitFlow, App):
     AUTO_FOCUS = "#votes"  # the rules table: the first thing a user edits
     BINDINGS = bindings(ACTIONS)
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs) -> None:
+        """Toasts are plain text: they carry file paths, feature names and error lines that are
+        user data ("weight[kg]", "x[/]"), which Textual would otherwise read as markup."""
+        super().notify(message, markup=markup, **kwargs)
+
     def __init__(self, data: str | os.PathLike | None = None, *, target: str = "INDC",
                  session: str | os.PathLike | None = None, params=None, fit_fn=None,
                  deterministic: bool | None = None) -> None:
@@ -218,7 +223,8 @@ class RapStudioApp(FitFlow, App):
         if restored:
             self.restored = restored
             where = short_path(studio.session_path)
-            self.notify(f"restored {restored} edits from {where}", title="session", timeout=8)
+            edits = "edit" if restored == 1 else "edits"
+            self.notify(f"restored {restored} {edits} from {where}", title="session", timeout=8)
         self._status()
         if self.focused is None:
             self.query_one(VoteTable).focus()
@@ -502,7 +508,13 @@ class RapStudioApp(FitFlow, App):
             studio.flush(timeout)
         except RapError as exc:
             return str(exc)
-        return studio.save_state[1]  # a write that failed earlier and was never redone
+        failure = studio.save_state[1]  # a write that failed earlier and was never redone
+        lock = self.session_access.lock if self.session_access is not None else None
+        if failure is None and lock is not None:
+            # Everything is on disk: the next launch must not report a lock "taken over from a
+            # process that ended without releasing it" after every dropped connection.
+            lock.clear_owner()
+        return failure
 
     def request_exit(self, return_code: int) -> None:
         """Ask the event loop to exit (from any thread; never waits for the loop)."""

@@ -40,7 +40,7 @@ class ValueScreen(ModalScreen[float | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"New {self.prompt} (now {self.current:g}):")
+            yield Label(Text(f"New {self.prompt} (now {self.current:g}):"))
             yield Input(value=f"{self.current:g}", id="value", select_on_focus=True)
             yield Label("", id="value-error", classes="error")
 
@@ -51,7 +51,7 @@ class ValueScreen(ModalScreen[float | None]):
         try:
             value = float(event.value)
         except ValueError:
-            self.query_one("#value-error", Label).update(f"not a number: {event.value!r}")
+            self.query_one("#value-error", Label).update(Text(f"not a number: {event.value!r}"))
             return
         self.dismiss(value)
 
@@ -72,7 +72,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question)
+            # Static wraps (a Label cut "…Quit anyway?" off at 80 columns); Text: the question
+            # quotes paths and error lines verbatim.
+            yield Static(Text(self.question), id="question")
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", id="yes", variant="warning")
                 yield Button("No (n)", id="no")
@@ -127,7 +129,7 @@ class ExportScreen(ModalScreen[dict | None]):
         try:
             alpha = float(alpha_text)
         except ValueError:
-            error.update(f"alpha_init must be a number, got {alpha_text!r}")
+            error.update(Text(f"alpha_init must be a number, got {alpha_text!r}"))
             return
         layout = self.query_one("#export-layout", Select).value
         self.dismiss({"path": path, "layout": str(layout), "alpha_init": alpha})
@@ -173,7 +175,7 @@ class FitOptionsScreen(ModalScreen):
                 yield Input(value=str(p.Cs), id="fit-Cs")
                 yield Input(value=str(p.cv), id="fit-cv")
                 yield Input(value=f"{p.K:g}", id="fit-K")
-            yield Label("Backend (cuda needs rap-studio[cuda12] and a GPU):")
+            yield Label(Text("Backend (cuda needs rap-studio[cuda12] and a GPU):"))
             yield Select([(name, name) for name in BACKENDS], value=p.backend,
                          allow_blank=False, id="fit-backend")
             yield Label("", id="fit-error", classes="error")
@@ -195,15 +197,15 @@ class FitOptionsScreen(ModalScreen):
             try:
                 values[name] = kind(text)
             except ValueError:
-                error.update(f"{name} must be a {'whole ' if kind is int else ''}number, "
-                             f"got {text!r}")
+                error.update(Text(f"{name} must be a {'whole ' if kind is int else ''}number, "
+                                  f"got {text!r}"))
                 return
         values["solver"] = str(self.query_one("#fit-solver", Select).value)
         values["backend"] = str(self.query_one("#fit-backend", Select).value)
         try:
             params = FitParams(**{**self.params.to_dict(), **values}).validate()
         except RapError as exc:
-            error.update(str(exc))
+            error.update(Text(str(exc)))
             return
         self.dismiss(params)
 
@@ -234,7 +236,7 @@ class MessageScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="title")
-            yield Static(self.body, id="message-body")
+            yield Static(Text(self.body), id="message-body")
             yield Label("enter: close", classes="hint")
 
     def action_close(self) -> None:
@@ -279,7 +281,7 @@ class ErrorScreen(Screen):
         with Vertical(classes="dialog", id="error-dialog"):
             yield Label("RAP Studio could not open the data", classes="title")
             yield Static(Text(self.message, style="bold red"), id="error-message")
-            yield Static(self.hint, id="error-hint")
+            yield Static(Text(self.hint), id="error-hint")
             yield Label("q or ctrl+q: quit", classes="hint")
 
 

@@ -113,7 +113,10 @@ class RangesPane(Vertical):
         for i in shown:
             lag = ranges.lags[i]
             table.add_row(
-                ranges.features[i], ranges.groups[i], "" if lag is None else str(lag),
+                # Text, not str: a DataTable reads a str cell as markup, and feature names
+                # like "weight[kg]" (or "x[/]", which raised MarkupError) are user data.
+                Text(ranges.features[i]), Text(ranges.groups[i]),
+                "" if lag is None else str(lag),
                 format_range(float(ranges.rmin[i]), float(ranges.rmax[i])),
                 Text(f"{self._pos[i]:.0%}", justify="right"),
                 Text(f"{self._neg[i]:.0%}", justify="right"),
