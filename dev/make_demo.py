@@ -3,7 +3,8 @@
     python dev/make_demo.py          # data only (seconds)
     python dev/make_demo.py --fit    # + the real cutlass fit with default FitParams (minutes)
 
-The fit is the one `load_or_fit` would compute; shipping it lets the app open the demo instantly.
+The fit is the one `load_or_fit` would compute on the demo's training rows (rap_core.split: the
+fit never sees the held-out rows); shipping it lets the app open the demo instantly.
 After fitting, the script checks that the adopted rule's votes are exactly the ground truth and
 exits non-zero if not: a generator change that cutlass cannot recover must not ship.
 """
@@ -32,8 +33,9 @@ def fit_and_check() -> int:
     from rap_core.cache import write_json
     from rap_core.dataset import load_dataset
     from rap_core.fit import FitParams, run_fit
+    from rap_core.split import train_dataset
 
-    dataset = load_dataset(demo_path())
+    dataset = train_dataset(load_dataset(demo_path()))
     started = time.perf_counter()
 
     def show(event) -> None:
