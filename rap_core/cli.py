@@ -199,11 +199,14 @@ def cmd_rules(args) -> int:
     print(f"{'feature':<{width}}  {'critical range':<24}")
     for i, name in enumerate(ranges.features):
         print(f"{name:<{width}}  {format_range(ranges.rmin[i], ranges.rmax[i]):<24}")
-    metrics = studio.metrics("current")
-    print(f"rule: {studio.rule_text()}")
-    print(f"J {metrics.j:.3f}  AUC {metrics.auc:.3f}  TPR {metrics.tpr:.3f}  "
-          f"FPR {metrics.fpr:.3f}  "
-          f"k {metrics.k}")
+    print(f"fit: {studio.fit_note()}")
+    print(f"rule: {studio.rule_header()}: {studio.rule_text()}")
+    rows = studio.split.describe()["rows"]
+    for part, label in (("held_out", f"held-out ({rows['validation'] + rows['test']} rows)"),
+                        ("train", f"train ({rows['train']} rows)")):
+        metrics = studio.metrics("current", part)
+        print(f"{label:<20} J {metrics.j:.3f}  AUC {metrics.auc:.3f}  TPR {metrics.tpr:.3f}  "
+              f"FPR {metrics.fpr:.3f}  k {metrics.k}")
     return 0
 
 

@@ -341,6 +341,31 @@ class Studio:
                 and self.fit.params.intercept == "mofk")
         return "held_out" if held else "train"
 
+    def fit_note(self) -> str:
+        """What the fit did, in the words the rule header, the status line and `rap rules` share.
+
+        The vote count is the fitted rule's, so k means one thing everywhere: the votes shown.
+        """
+        fit = self.fit
+        if fit is None:
+            return "provisional rule: every rectified feature votes until the fit ends"
+        n = len(self.fitted_rule.votes())
+        if fit.adopted:
+            return f"m-of-k rule, k={n}"
+        if not fit.params.logic_polish:
+            return f"logic polish off: showing the L1 model, {n} votes"
+        return f"m-of-k not adopted: showing the L1 model, {n} votes"
+
+    def rule_header(self) -> str:
+        """The line above the rule sentence: what the fit did, then the current K and m."""
+        rule = self.rule
+        k_m = f"K={rule.K:g} m={rule.m:g}"
+        if self.fit is None:
+            return f"Provisional rule (not fitted yet) {k_m}"
+        if self.fit.adopted:
+            return f"Rule {k_m}"
+        return f"{self.fit_note()} · {k_m}"
+
     def rule_text(self) -> str:
         """The current rule as a sentence: "at least 2 of: V3_t2 in [0.41, 0.97], ..."."""
         return render_rule_text(self.rule, self.ranges)
