@@ -77,9 +77,9 @@ def j_curve_text(j_curve: np.ndarray, k_chosen: int | None, *, lines: int = 2,
     full = j.size
     j = j[:max(width, 4)]
     text = Text()
-    text.append("J vs k " + ("held-out " if rows == "held_out" else "train "), style="bold")
+    text.append(("held-out" if rows == "held_out" else "train") + " J vs k ", style="bold")
     best = int(np.nanargmax(j)) + 1 if np.isfinite(j).any() else 0
-    text.append(f"(max {np.nanmax(j):.2f} at k={best}" + (f"; {note}" if note else "") + ")\n",
+    text.append(f"(max {np.nanmax(j):.2f}, k={best}" + (f"; {note}" if note else "") + ")\n",
                 style="dim")
     rows = bar_rows(np.nan_to_num(np.clip(j, 0, 1)), lines)
     for row in rows:

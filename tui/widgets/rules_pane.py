@@ -28,28 +28,28 @@ def metrics_table(metrics: dict, *, provisional: bool = False) -> Text:
     because it is the honest number: the fit never saw those rows (rap_core.split); train is
     what the fit optimised. k (the votes) is one number per rule, shown once. Fixed-width text
     rather than a Rich Table: it repaints on every keypress, and a Table's layout pass costs more
-    than the rest of the rules pane. 4 + 3 x 12 = 40 columns: it fits 80-column terminals.
+    than the rest of the rules pane. 3 + 6 x 7 = 45 columns (room for a minus sign in every cell):
+it fits 80-column terminals beside the J-versus-k curve.
     Before a fit has finished the first group is the provisional preview, and says so."""
     text = Text()
-    labels = [("provis." if provisional and which == "fitted" else which) for which in WHICH]
-    text.append("    " + "".join(f"{label:>12}" for label in labels) + "\n", style="bold")
-    text.append("    " + "".join(f"{'held':>6}{'train':>6}" for _ in WHICH)
-                + "\n", style="dim")
+    labels = [("provisional" if provisional and which == "fitted" else which) for which in WHICH]
+    text.append("   " + "".join(f"{label:>14}" for label in labels) + "\n", style="bold")
+    text.append("   " + "".join(f"{'held':>7}{'train':>7}" for _ in WHICH) + "\n", style="dim")
     rows = (("J", "j"), ("AUC", "auc"), ("TPR", "tpr"), ("FPR", "fpr"))
     for label, attr in rows:
-        text.append(f"{label:<4}", style="bold")
+        text.append(f"{label:<3}", style="bold")
         for which in WHICH:
             for part in ("held_out", "train"):
                 m = metrics.get((which, part))
                 cell = "–" if m is None else f"{getattr(m, attr):.3f}"
                 style = "bold" if which == "current" and part == "held_out" else (
                     "dim" if part == "train" else "")
-                text.append(f"{cell:>6}", style=style)
+                text.append(f"{cell:>7}", style=style)
         text.append("\n")
-    text.append(f"{'k':<4}", style="bold")
+    text.append(f"{'k':<3}", style="bold")
     for which in WHICH:
         m = metrics.get((which, "held_out")) or metrics.get((which, "train"))
-        text.append(f"{'–' if m is None else m.k:>6}{'':>6}",
+        text.append(f"{'–' if m is None else m.k:>7}{'':>7}",
                     style="bold" if which == "current" else "")
     return text
 
