@@ -87,31 +87,36 @@ def subset(dataset, rows: np.ndarray, label: str):
     rows = np.asarray(rows, dtype=np.intp)
     X = np.ascontiguousarray(dataset.X[rows])
     y = np.ascontiguousarray(dataset.y[rows])
-    return Dataset(name=f"{dataset.name} [{label} {rows.size}]", path=dataset.path,
-                   target=dataset.target, features=dataset.features, X=X, y=y,
+    return Dataset(name=f"{dataset.name} [{label} {rows.size}]",
+                   path=getattr(dataset, "path", None), target=dataset.target,
+                   features=tuple(dataset.features), X=X, y=y,
                    sha256=fingerprint(dataset.target, dataset.features, X, y),
-                   notes=dataset.notes)
+                   notes=tuple(getattr(dataset, "notes", ())))
 
 
+# Computed once per dataset object (the fingerprint of the training rows hashes 60% of the
+# data); weak keys so a closed dataset is not kept alive by its split.
 _SPLITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_TRAIN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def dataset_split(dataset) -> Split:
-    """The split of `dataset` (computed once per Dataset object)."""
-    found = _SPLITS.get(dataset)
+def _memo(table: weakref.WeakKeyDictionary, dataset, make):
+    try:
+        found = table.get(dataset)
+    except TypeError:  # not weak-referenceable (a stand-in dataset): no memo
+        return make()
     if found is None:
-        found = make_split(dataset.y, SPLIT_SEED)
-        _SPLITS[dataset] = found
+        found = make()
+        table[dataset] = found
     return found
 
 
-_TRAIN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def dataset_split(dataset) -> Split:
+    """The split of `dataset`."""
+    return _memo(_SPLITS, dataset, lambda: make_split(dataset.y, SPLIT_SEED))
 
 
 def train_dataset(dataset):
     """The training rows of `dataset` as a Dataset: what every Studio fit sees."""
-    found = _TRAIN.get(dataset)
-    if found is None:
-        found = subset(dataset, dataset_split(dataset).train(), "train")
-        _TRAIN[dataset] = found
-    return found
+    return _memo(_TRAIN, dataset,
+                 lambda: subset(dataset, dataset_split(dataset).train(), "train"))
