@@ -200,7 +200,7 @@ def cmd_rules(args) -> int:
     for i, name in enumerate(ranges.features):
         print(f"{name:<{width}}  {format_range(ranges.rmin[i], ranges.rmax[i]):<24}")
     print(f"fit: {studio.fit_note()}")
-    print(f"rule: {studio.rule_header()}: {studio.rule_text()}")
+    print(f"{studio.rule_header()}: {studio.rule_text()}")
     rows = studio.split.describe()["rows"]
     for part, label in (("held_out", f"held-out ({rows['validation'] + rows['test']} rows)"),
                         ("train", f"train ({rows['train']} rows)")):

@@ -131,3 +131,15 @@ def test_the_provisional_rule_is_labelled_provisional(dataset):
     studio = Studio.provisional(dataset, rectify(train_dataset(dataset)))
     assert studio.rule_header().startswith("Provisional rule (not fitted yet)")
     assert studio.fit_note().startswith("provisional rule")
+
+
+def test_rap_rules_prints_held_out_then_train(capsys):
+    from rap_core.cli import main
+    from rap_core.demo import demo_path
+
+    assert main(["rules", str(demo_path())]) == 0
+    out = capsys.readouterr().out.splitlines()
+    held = next(i for i, line in enumerate(out) if line.startswith("held-out (1200 rows) J"))
+    assert out[held + 1].startswith("train (1800 rows)    J 1.000")
+    assert "fit: m-of-k rule, k=4" in out and any(line.startswith("Rule K=10 m=4: all of:")
+                                                   for line in out)
