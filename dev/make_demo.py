@@ -1,8 +1,12 @@
-"""Regenerate the bundled demo data (`rap_core/data/demo.csv.gz`) and, with --fit, its fit.
+"""Regenerate the bundled demo data (`rap_core/data/demo.csv.gz` + its parsed `demo.npz`) and,
+with --fit, its fit.
 
     python dev/make_demo.py          # data only (seconds)
     python dev/make_demo.py --fit    # + the real cutlass fit with default FitParams (minutes)
 
+`demo.npz` is the demo's entry for the parsed-data cache (`rap_core.data_cache`): the app reads
+it instead of parsing the CSV with pandas. It is written from a parse of the CSV just written and
+checked against the generated table, so both forms hold the same values and the same fingerprint.
 The fit is the one `load_or_fit` would compute on the demo's training rows (rap_core.split: the
 fit never sees the held-out rows); shipping it lets the app open the demo instantly.
 After fitting, the script checks that the adopted rule's votes are exactly the ground truth and
@@ -27,6 +31,25 @@ def write_data() -> None:
     write_bytes_atomic(demo_path(), data)
     print(f"wrote {demo_path()} ({len(data) / 1e6:.2f} MB, {frame.shape[0]} rows, "
           f"prevalence {frame['INDC'].mean():.3f})")
+    write_parsed(frame)
+
+
+def write_parsed(frame) -> None:
+    import numpy as np
+
+    from rap_core.data_cache import bundled_entry_path, data_key, entry_bytes, file_sha256
+    from rap_core.dataset import load_dataset
+
+    dataset = load_dataset(demo_path())
+    features = [c for c in frame.columns if c != "INDC"]
+    if list(dataset.features) != features or not np.array_equal(dataset.X,
+                                                                frame[features].to_numpy()):
+        raise SystemExit("the demo CSV does not parse back to the generated values")
+    source = file_sha256(demo_path())
+    key = data_key(source, dataset.target)
+    write_bytes_atomic(bundled_entry_path(),
+                       entry_bytes(key, source, dataset, compress=True), inputs=[demo_path()])
+    print(f"wrote {bundled_entry_path()} (fingerprint {dataset.sha256[:12]}…)")
 
 
 def fit_and_check() -> int:

@@ -15,6 +15,8 @@ Policies (docs/DATA.md):
 - Constant columns are dropped (note): they cannot carry a critical range.
 - The fingerprint (`sha256`) hashes the parsed content (target name, feature names, values,
   labels), not the file bytes, so a CSV and a Parquet of the same table share fits and sessions.
+- pandas is imported only when a file is actually parsed (it costs ~0.5 s of start-up): a table
+  served from the parsed-data cache (`rap_core.data_cache`) never needs it.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ import stat
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from rap_core.errors import RapError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_TARGET = "INDC"
 # A non-numeric column whose cells are at least this share numbers is numeric with stray cells.
@@ -68,13 +73,27 @@ class Dataset:
 
     def frame(self) -> pd.DataFrame:
         """The features as a DataFrame (what cutlass's estimators take)."""
+        import pandas as pd
+
         return pd.DataFrame(self.X, columns=list(self.features), copy=False)
 
 
 def load_dataset(path: str | os.PathLike, target: str = DEFAULT_TARGET, *, cv: int = 3) -> Dataset:
     """Read CSV / TSV / Parquet (optionally .gz) and validate it; raises RapError (one line)."""
-    file = Path(path)
+    file = check_data_file(path)
     name = file.name
+    header = _header(file)
+    duplicates = sorted({c for c in header if header.count(c) > 1})
+    if duplicates:
+        raise RapError(f"{name}: duplicate column name(s) {', '.join(map(repr, duplicates))}; "
+                       f"rename them so every column is unique")
+    frame = _read(file)
+    return dataset_from_frame(frame, target, name=name, path=file, cv=cv)
+
+
+def check_data_file(path: str | os.PathLike) -> Path:
+    """`path` as a Path if it is an existing regular file; else RapError (never opened)."""
+    file = Path(path)
     try:
         st = os.stat(file)
     except FileNotFoundError:
@@ -88,13 +107,7 @@ def load_dataset(path: str | os.PathLike, target: str = DEFAULT_TARGET, *, cv: i
         # Reading a FIFO or a device would block or never end: refuse without opening it.
         raise RapError(f"{file} is not a regular file (a FIFO, device or socket); save the data "
                        f"to a file and give that")
-    header = _header(file)
-    duplicates = sorted({c for c in header if header.count(c) > 1})
-    if duplicates:
-        raise RapError(f"{name}: duplicate column name(s) {', '.join(map(repr, duplicates))}; "
-                       f"rename them so every column is unique")
-    frame = _read(file)
-    return dataset_from_frame(frame, target, name=name, path=file, cv=cv)
+    return file
 
 
 def dataset_from_frame(frame: pd.DataFrame, target: str = DEFAULT_TARGET, *, name: str = "<frame>",
@@ -185,6 +198,8 @@ def _header(file: Path) -> list[str]:
 
 
 def _read(file: Path) -> pd.DataFrame:
+    import pandas as pd
+
     kind = _kind(file)
     try:
         if kind == "parquet":
@@ -241,6 +256,8 @@ def _list_names(names: list[str], limit: int = 10) -> str:
 
 
 def _labels(column: pd.Series, name: str, target: str) -> np.ndarray:
+    import pandas as pd
+
     missing = column.isna().to_numpy()
     if missing.any():
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(missing)[:5])  # +2: header, 1-based
@@ -267,6 +284,8 @@ def _labels(column: pd.Series, name: str, target: str) -> np.ndarray:
 
 
 def _features(frame: pd.DataFrame, name: str, notes: list[str]) -> tuple[list[str], np.ndarray]:
+    import pandas as pd
+
     numeric_cols, text_cols = [], []
     columns: dict[str, pd.Series] = {}
     for col in frame.columns:

@@ -31,9 +31,12 @@ Design choices:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # imported where used: the app's start-up only needs demo_path()
+    import pandas as pd
 
 SEED = 20261125
 N_ROWS = 3000
@@ -83,6 +86,8 @@ def generate_demo(n_rows: int = N_ROWS, seed: int = SEED) -> pd.DataFrame:
                 level = rho * level + np.sqrt(1.0 - rho * rho) * rng.standard_normal(n_rows)
             censored = np.clip(level, -CENSOR_SD, CENSOR_SD)  # see the module docstring
             columns[f"{var}_t{lag}"] = _round4(offset + scale * censored)
+    import pandas as pd
+
     frame = pd.DataFrame(columns)
     frame[TARGET] = ground_truth_label(frame)
     return frame
@@ -116,6 +121,8 @@ def demo_fit_path() -> Path:
 
 def write_demo_csv(path: str | Path) -> Path:
     """Write the bundled demo dataset to `path` (plain CSV unless the name ends in .gz)."""
+    import pandas as pd
+
     target = Path(path)
     frame = pd.read_csv(demo_path())
     from rap_core.atomic import write_bytes_atomic

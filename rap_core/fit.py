@@ -231,9 +231,16 @@ CancelFn = Callable[[], bool]
 
 
 def cutlass_version() -> str:
-    import cutlass
+    """The installed cutlass's version, from its package metadata: importing cutlass itself
+    costs start-up time the app spends before the bundled or cached fit can open."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return str(cutlass.__version__)
+    try:
+        return version("cutlass")
+    except PackageNotFoundError:  # a source checkout on sys.path: ask the module
+        import cutlass
+
+        return str(cutlass.__version__)
 
 
 def youden_j(y: np.ndarray, predicted: np.ndarray) -> float:

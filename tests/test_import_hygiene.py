@@ -18,9 +18,9 @@ CORE_MODULES = [
     "rap_core.metrics", "rap_core.statistic", "rap_core.layout", "rap_core.prior",
     "rap_core.studio", "rap_core.export", "rap_core.inspect",
     "rap_core.atomic", "rap_core.jsonfile", "rap_core.fit_schema", "rap_core.cli_parser",
-    "rap_core.preflight",
+    "rap_core.preflight", "rap_core.data_cache", "rap_core.threads",
     "rap_core.evaluate", "rap_core.eval_cli", "rap_core.eval_task", "rap_core.eval_priors",
-    "rap_core.eval_report", "rap_core.stats", "rap_core.evaldata",
+    "rap_core.eval_report", "rap_core.stats", "rap_core.evaldata", "rap_core.guarded",
 ]
 
 

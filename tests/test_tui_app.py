@@ -39,7 +39,7 @@ def current_vote(app):
     return feature, float(rule.weight[i]), bool(rule.enabled[i]), int(rule.sign[i])
 
 
-def test_demo_opens_with_the_fitted_rule_and_no_torch():
+def test_demo_opens_with_the_fitted_rule_without_torch_cutlass_or_pandas():
     # In a fresh interpreter: other tests in the suite may have imported torch already.
     code = (
         "import asyncio, sys\n"
@@ -51,12 +51,89 @@ def test_demo_opens_with_the_fitted_rule_and_no_torch():
         "            await app.workers.wait_for_complete(); await pilot.pause()\n"
         "            if app.state != 'loading':\n"
         "                break\n"
-        "        print(app.state, len(app.studio.rule.votes()), 'torch' in sys.modules)\n"
+        "        heavy = [m for m in ('torch', 'cutlass', 'pandas') if m in sys.modules]\n"
+        "        print(app.state, len(app.studio.rule.votes()), heavy or 'none')\n"
         "asyncio.run(main())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
-    assert out.stdout.split() == ["ready", "4", "False"], out.stdout + out.stderr
+    # torch (export), cutlass (fitting) and pandas (parsing a file) cost start-up time the demo
+    # does not need: its fit and its parsed table ship with the package.
+    assert out.stdout.split() == ["ready", "4", "none"], out.stdout + out.stderr
+
+
+def test_a_held_key_applies_every_press_and_repaints_once():
+    """Key events arriving faster than the views redraw: each edit lands, the prior's blocks,
+    the rule sentence and the metrics catch up once, and show the final state."""
+    from textual import events
+
+    from tui.widgets.prior_pane import PriorPane
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(160, 44)) as pilot:
+            await ready(app, pilot)
+            feature, weight, _, _ = current_vote(app)
+            calls = []
+            pane = app.query_one(PriorPane)
+            original = pane.changed
+            pane.changed = lambda change: (calls.append(change), original(change))
+            for _ in range(6):  # as a terminal's auto-repeat delivers them: all at once
+                event = events.Key("plus", "+")
+                event.set_sender(app)
+                app._driver.send_message(event)
+            await pilot.pause()
+            assert current_vote(app)[1] == pytest.approx(weight + 0.6)
+            assert len(app.studio.edits) == 6  # every press is an edit (undo steps back one)
+            assert len(calls) < 6
+            raw = app.studio.bias_raw()
+            heatmap = app.query_one("#heatmap")
+            bs = heatmap.bs
+            for block in range(heatmap._avg.shape[0]):
+                lo, hi = block * bs, min((block + 1) * bs, raw.shape[0])
+                assert heatmap._avg[block, block] == pytest.approx(
+                    float(raw[lo:hi, lo:hi].mean()), abs=1e-6)
+            table = app.query_one("#votes")
+            assert f"{weight + 0.6:7.2f}" in "".join(
+                table.render_line(y).text for y in range(table.size.height))
+
+    run(body())
+
+
+def test_after_edits_every_heatmap_and_rule_line_on_screen_is_current():
+    """Edits repaint only the lines whose content changed; none may be left stale."""
+    from tui.widgets.heatmap import Heatmap
+    from tui.widgets.vote_table import VoteTable
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(160, 44)) as pilot:
+            await ready(app, pilot)
+            shown: dict[tuple[str, int], object] = {}
+            for widget_id, cls in (("heatmap", Heatmap), ("votes", VoteTable)):
+                widget = app.query_one(f"#{widget_id}", cls)
+                original = widget.render_line
+
+                def record(y, _original=original, _id=widget_id):
+                    strip = _original(y)
+                    shown[(_id, y)] = strip
+                    return strip
+
+                widget.render_line = record
+                widget.refresh()
+            await pilot.pause()
+            for keys in (("plus",) * 3, ("right_square_bracket",), ("f",), ("down", "space"),
+                         ("down", "minus", "minus")):
+                await pilot.press(*keys)
+                await pilot.pause()
+            heatmap, table = app.query_one(Heatmap), app.query_one(VoteTable)
+            heatmap._lines.clear()
+            table._cache.clear()
+            for (widget_id, y), strip in shown.items():
+                widget = heatmap if widget_id == "heatmap" else table
+                assert strip == type(widget).render_line(widget, y), (widget_id, y)
+
+    run(body())
 
 
 def test_weight_keys_edit_the_rule_and_repaint_the_prior():

@@ -166,18 +166,20 @@ class RapStudioApp(FitFlow, App):
     # -- loading and fitting -----------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
-        from rap_core.dataset import load_dataset
+        from rap_core.data_cache import load_dataset_cached
         from rap_core.demo import demo_path
         from rap_core.fit import FitParams
         from rap_core.fit_speed import check_backend
         from rap_core.session import default_session_path
         from rap_core.session_lock import open_session
+        from rap_core.threads import single_blas_thread
 
+        single_blas_thread()
         try:
             params = (self.params or FitParams()).validate()
             backend_note = check_backend(params)  # before the data: a second, not a fit
             path = demo_path() if self.data_path is None else Path(self.data_path)
-            dataset = load_dataset(path, target=self.target, cv=params.cv)
+            dataset = load_dataset_cached(path, target=self.target, cv=params.cv)  # pandas: a miss
             self.call_from_thread(self._dataset_loaded, dataset, backend_note)
             # Once per app (a refit reuses it): the lock decides where edits autosave.
             access = open_session(self.session_arg or default_session_path(dataset.sha256))
@@ -250,7 +252,15 @@ class RapStudioApp(FitFlow, App):
         self._changed(change)
 
     def _changed(self, change) -> None:
-        if change is None:
+        """Every edit is applied already; the views catch up once per burst (tui.coalesce)."""
+        if getattr(self, "_coalescer", None) is None:
+            from tui.coalesce import Coalescer
+
+            self._coalescer = Coalescer(self.call_later, self._show_change)
+        self._coalescer.add(change)
+
+    def _show_change(self, change) -> None:
+        if change is None or self.studio is None:
             return
         self._edited = True
         if change.positions or change.rescaled:

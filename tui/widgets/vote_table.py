@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -46,6 +46,7 @@ class VoteTable(ScrollView, can_focus=True):
         self.cursor = 0
         self._studio = None
         self._order: list[int] = []
+        self._row_of: dict[int, int] = {}  # feature index -> row in _order
         self._cache: dict[tuple[int, int, int], Strip] = {}  # (feature, width, cursor?) -> line
         self.name_width = 8
         self.range_width = 16
@@ -53,6 +54,7 @@ class VoteTable(ScrollView, can_focus=True):
     # -- data -------------------------------------------------------------------------------
     def set_rows(self, studio, order: list[int]) -> None:
         self._studio, self._order = studio, order
+        self._row_of = {feature: row for row, feature in enumerate(order)}
         names = studio.rule.features
         self.name_width = max([7, *(len(names[i]) for i in order[:2000])])
         ranges = studio.ranges
@@ -65,11 +67,20 @@ class VoteTable(ScrollView, can_focus=True):
         self.refresh()
 
     def rows_changed(self, features: list[int]) -> None:
-        """Forget the cached lines of these features and repaint."""
+        """Forget the cached lines of these features and repaint just their screen lines (an
+        edit changes one row; repainting all of them costs Textual's compositor a frame's
+        worth of work per keypress)."""
         changed = set(features)
         for key in [k for k in self._cache if k[0] in changed]:
             del self._cache[key]
-        self.refresh()
+        height, top = self.size.height, self.scroll_offset.y
+        if len(changed) > height or len(self._row_of) != len(self._order):
+            self.refresh()
+            return
+        lines = [self._row_of[i] - top for i in changed if i in self._row_of]
+        regions = [Region(0, y, self.size.width, 1) for y in lines if 0 <= y < height]
+        if regions:
+            self.refresh(*regions)
 
     @property
     def row_count(self) -> int:
