@@ -100,14 +100,16 @@ def bench_studio(n: int, p: int, edits: int) -> None:
             edit = Edit("weight", features[j % p], float(1 + j % 3))
             t0 = time.perf_counter()
             studio.apply(edit)
-            studio.metrics("current")
+            studio.metrics("current")  # held-out rows (40%)
+            studio.metrics("current", "train")  # training rows (60%): the pane shows both
             apply_times.append(time.perf_counter() - t0)
             studio.flush()  # outside the timing: the background write must not overlap the next
             t0 = time.perf_counter()
             studio.save_session()
             save_times.append(time.perf_counter() - t0)
     p50, p99, worst = percentiles(apply_times)
-    print(f"studio edit (apply + queue autosave + metrics) n={n:,} P={p}, all {p} votes on: "
+    print(f"studio edit (apply + queue autosave + held-out and train metrics) n={n:,} P={p}, "
+          f"all {p} votes on: "
           f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {worst:.2f} ms")
     p50, p99, worst = percentiles(save_times)
     print(f"session write, synchronous, on the writer thread ({len(studio.edits)} edits): "

@@ -7,7 +7,8 @@ with --fit, its fit.
 `demo.npz` is the demo's entry for the parsed-data cache (`rap_core.data_cache`): the app reads
 it instead of parsing the CSV with pandas. It is written from a parse of the CSV just written and
 checked against the generated table, so both forms hold the same values and the same fingerprint.
-The fit is the one `load_or_fit` would compute; shipping it lets the app open the demo instantly.
+The fit is the one `load_or_fit` would compute on the demo's training rows (rap_core.split: the
+fit never sees the held-out rows); shipping it lets the app open the demo instantly.
 After fitting, the script checks that the adopted rule's votes are exactly the ground truth and
 exits non-zero if not: a generator change that cutlass cannot recover must not ship.
 """
@@ -55,8 +56,9 @@ def fit_and_check() -> int:
     from rap_core.cache import write_json
     from rap_core.dataset import load_dataset
     from rap_core.fit import FitParams, run_fit
+    from rap_core.split import train_dataset
 
-    dataset = load_dataset(demo_path())
+    dataset = train_dataset(load_dataset(demo_path()))
     started = time.perf_counter()
 
     def show(event) -> None:

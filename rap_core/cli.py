@@ -135,16 +135,18 @@ def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features", pre
         check_session(args.session, dataset)
     if precheck is not None:
         precheck(dataset)
+    from rap_core.split import train_dataset
     from rap_core.studio import Studio
 
-    if cached_fit(dataset, params) is None:
-        warning = slow_fit_warning(dataset.n_rows, dataset.n_features, params)
+    train = train_dataset(dataset)  # the fit sees the training rows only (rap_core.split)
+    if cached_fit(train, params) is None:
+        warning = slow_fit_warning(train.n_rows, train.n_features, params)
         if warning:
             print(f"note: {warning}", file=sys.stderr)
     cancelled = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancelled.set())
     try:
-        fit = load_or_fit(dataset, params, progress=_progress_printer(),
+        fit = load_or_fit(train, params, progress=_progress_printer(),
                           cancel=cancelled.is_set)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -197,11 +199,14 @@ def cmd_rules(args) -> int:
     print(f"{'feature':<{width}}  {'critical range':<24}")
     for i, name in enumerate(ranges.features):
         print(f"{name:<{width}}  {format_range(ranges.rmin[i], ranges.rmax[i]):<24}")
-    metrics = studio.metrics("current")
-    print(f"rule: {studio.rule_text()}")
-    print(f"J {metrics.j:.3f}  AUC {metrics.auc:.3f}  TPR {metrics.tpr:.3f}  "
-          f"FPR {metrics.fpr:.3f}  "
-          f"k {metrics.k}")
+    print(f"fit: {studio.fit_note()}")
+    print(f"{studio.rule_header()}: {studio.rule_text()}")
+    rows = studio.split.describe()["rows"]
+    for part, label in (("held_out", f"held-out ({rows['validation'] + rows['test']} rows)"),
+                        ("train", f"train ({rows['train']} rows)")):
+        metrics = studio.metrics("current", part)
+        print(f"{label:<20} J {metrics.j:.3f}  AUC {metrics.auc:.3f}  TPR {metrics.tpr:.3f}  "
+              f"FPR {metrics.fpr:.3f}  k {metrics.k}")
     return 0
 
 

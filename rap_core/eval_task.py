@@ -1,9 +1,8 @@
 """Splits, binning and the bag-of-tokens baselines of an evaluation (numpy + scikit-learn).
 
-- `make_split`: one seeded, stratified partition of the rows into a training pool (60%),
-  validation (15%) and test (25%). A training size n takes the first n rows of the pool (in the
-  pool's stratified-shuffled order), so the sizes are nested and every arm and seed of a size
-  trains on the same rows.
+- `make_split` (from rap_core.split, the one split the Studio uses too): a training pool (60%),
+  validation (15%) and test (25%). A training size n takes the first n rows of the pool, so the
+  sizes are nested and every arm and seed of a size trains on the same rows.
 - `bin_rows`: quantile bins per feature with edges from the size's training rows only; the
   tokens are bin numbers, identical for every feature (identity is the position, see
   nanochat/tabular_task.py).
@@ -15,51 +14,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from rap_core.errors import RapError
+from rap_core.split import SPLIT_SEED, TEST_SHARE, VAL_SHARE, Split, make_split
 
-SPLIT_SEED = 7
+__all__ = ["SPLIT_SEED", "TEST_SHARE", "VAL_SHARE", "Split", "make_split", "N_BINS",
+           "bag_baselines", "bin_edges", "bin_rows", "resolve_sizes", "split_arrays"]
+
 N_BINS = 16
-TEST_SHARE, VAL_SHARE = 0.25, 0.15
-
-
-@dataclass(frozen=True)
-class Split:
-    """Row indices of each part; `pool` is the training pool in its draw order."""
-
-    pool: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-
-    def train(self, size: int) -> np.ndarray:
-        return self.pool[:size]
-
-
-def make_split(y: np.ndarray, seed: int = SPLIT_SEED) -> Split:
-    """Stratified: each class is shuffled and cut in the same proportions."""
-    y = np.asarray(y)
-    rng = np.random.default_rng(seed)
-    parts = {"pool": [], "val": [], "test": []}
-    for label in (0, 1):
-        rows = rng.permutation(np.flatnonzero(y == label))
-        n_test = int(round(TEST_SHARE * rows.size))
-        n_val = int(round(VAL_SHARE * rows.size))
-        parts["test"].append(rows[:n_test])
-        parts["val"].append(rows[n_test:n_test + n_val])
-        parts["pool"].append(rows[n_test + n_val:])
-    pool = rng.permutation(np.concatenate(parts["pool"]))
-    # Interleave so that every prefix of the pool keeps the class balance (stratified sizes).
-    pos, neg = pool[y[pool] == 1], pool[y[pool] == 0]
-    share = pos.size / max(1, pool.size)
-    order = np.argsort(np.concatenate([(np.arange(pos.size) + 0.5) / max(share, 1e-9),
-                                       (np.arange(neg.size) + 0.5) / max(1 - share, 1e-9)]),
-                       kind="stable")
-    pool = np.concatenate([pos, neg])[order]
-    return Split(pool=pool, val=np.sort(np.concatenate(parts["val"])),
-                 test=np.sort(np.concatenate(parts["test"])))
 
 
 def resolve_sizes(sizes: list[str], pool: int, *, clip: bool = False) -> list[int]:

@@ -97,15 +97,14 @@ def _digest(payload) -> str:
 
 def train_prior(dataset, rows: np.ndarray, plan: Plan, *, cancel=None, progress=None):
     """Fit cutlass on `rows` only and build the prior with a query row; also the session's."""
-    from rap_core.dataset import dataset_from_frame
     from rap_core.fit import FitParams, load_or_fit
+    from rap_core.split import subset
     from rap_core.studio import Studio
 
-    frame = dataset.frame().iloc[rows].reset_index(drop=True)
-    frame[dataset.target] = dataset.y[rows]
-    sub = dataset_from_frame(frame, dataset.target, name=f"{dataset.name}[train {rows.size}]")
+    sub = subset(dataset, rows, "train")
     fit = load_or_fit(sub, FitParams(), cancel=cancel, progress=progress)
-    studio = Studio.from_fit(sub, fit, statistic=plan.statistic)
+    # `sub` is training rows only; its held-out rows are the transformer's business here.
+    studio = Studio.from_fit(sub, fit, statistic=plan.statistic, held_out=False)
     info = {"votes": [name for _, name, _, _ in studio.rule.votes()],
             "rule": studio.rule_text(), "adopted": bool(fit.adopted),
             "fit_s": round(float(fit.elapsed_s), 1)}

@@ -47,6 +47,7 @@ def source_payload(studio) -> dict:
         "target": dataset.target,
         "statistic": studio.statistic,
         "edits": len(studio.edits),
+        "split": studio.split_info(),  # rap_core.split: the fit and the prior saw train rows only
         "K": float(studio.rule.K),
         "m": float(studio.rule.m),
     }

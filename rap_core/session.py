@@ -44,6 +44,7 @@ class Session:
     edits: tuple[Edit, ...] = field(default=())
     redo: tuple[Edit, ...] = field(default=())
     saved_at: str | None = None
+    split: dict | None = None  # rap_core.split.Split.describe(): the rows the fit saw
 
     def to_json(self) -> dict:
         return {
@@ -53,6 +54,7 @@ class Session:
             "target": self.target,
             "fit_params": self.fit_params,
             "statistic": self.statistic,
+            "split": self.split,
             "edits": [e.to_json() for e in self.edits],
             "redo": [e.to_json() for e in self.redo],
             "saved_at": self.saved_at,
@@ -74,7 +76,7 @@ def save_session(path: str | os.PathLike, session: Session) -> Path:
     """Write `session` atomically (temp + fsync + rename); returns the path."""
     stamped = Session(session.data_sha256, session.target, session.fit_params,
                       session.statistic, tuple(session.edits), tuple(session.redo),
-                      datetime.now(UTC).isoformat(timespec="seconds"))
+                      datetime.now(UTC).isoformat(timespec="seconds"), session.split)
     text = json.dumps(stamped.to_json(), indent=1, ensure_ascii=False) + "\n"
     try:
         return write_text_atomic(path, text)
@@ -118,6 +120,9 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
         fit_params = data.get("fit_params")
         if fit_params is not None and not isinstance(fit_params, dict):
             raise RapError("fit_params must be an object")
+        split = data.get("split")
+        if split is not None and not isinstance(split, dict):
+            raise RapError("split must be an object")
         edits = tuple(_edits(data.get("edits", []), "edits"))
         redo = tuple(_edits(data.get("redo", []), "redo"))
     except KeyError as exc:
@@ -133,7 +138,7 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
             if edit.feature is not None and edit.feature not in known:
                 raise RapError(f"session {name} edits feature {edit.feature!r}, which this "
                                f"data does not have; open the data it was made for")
-    return Session(sha, target, fit_params, statistic, edits, redo, data.get("saved_at"))
+    return Session(sha, target, fit_params, statistic, edits, redo, data.get("saved_at"), split)
 
 
 def _edits(items, field_name: str) -> list[Edit]:

@@ -41,6 +41,7 @@ from rap_core.rules import Rule, provisional_rule, rule_from_fit
 from rap_core.rules import rule_text as render_rule_text
 from rap_core.session import Session, SessionWriter, check_fingerprint, load_session
 from rap_core.session import save_session as write_session
+from rap_core.split import dataset_split, train_dataset
 from rap_core.statistic import CoactivationCounts
 
 __all__ = ["Change", "ExportResult", "RangeRow", "RuleMetrics", "Studio"]
@@ -90,16 +91,24 @@ class _Entry:
 
 
 class _Engine:
-    """What one dataset + ranges cost to build once: indicators -> counts, metrics, rates."""
+    """What one dataset + ranges cost to build once: indicators -> counts, metrics, rates.
 
-    def __init__(self, dataset, ranges) -> None:
-        if tuple(ranges.features) != tuple(dataset.features):
+    The counts (the prior), the inside rates and the train metrics come from the training rows;
+    `held_out` (None without a split) evaluates rules on the rows the fit never saw.
+    """
+
+    def __init__(self, train, ranges, held_out=None) -> None:
+        if tuple(ranges.features) != tuple(train.features):
             raise RapError("the ranges do not match this dataset's features; refit the data")
-        ind = compute_indicators(dataset.X, ranges)
+        ind = compute_indicators(train.X, ranges)
         self.ranges = ranges
-        self.counts = CoactivationCounts.from_indicators(ind, dataset.y)
-        self.metrics = MetricsEngine(ind, dataset.y)
-        self.inside_pos, self.inside_neg = inside_rates(ind, dataset.y)
+        self.counts = CoactivationCounts.from_indicators(ind, train.y)
+        self.metrics = MetricsEngine(ind, train.y)
+        self.held_out = None
+        if held_out is not None:
+            X, y = held_out
+            self.held_out = MetricsEngine(compute_indicators(X, ranges), y)
+        self.inside_pos, self.inside_neg = inside_rates(ind, train.y)
 
     def same_ranges(self, ranges) -> bool:
         a, b = self.ranges, ranges
@@ -112,8 +121,12 @@ class Studio:
     """One dataset + fit + current rule + prior + undo history.
 
     Attributes (read-only for callers):
-        dataset        rap_core.dataset.Dataset
-        fit            rap_core.fit.Fit, or None while only the rectifier has run (provisional)
+        dataset        rap_core.dataset.Dataset (every row)
+        split          rap_core.split.Split of the dataset, or None (held_out=False: every row
+                       of `dataset` is a training row, as in `rap eval`'s per-size fits)
+        train          the training rows as a Dataset: what the fit, the ranges and the prior see
+        fit            rap_core.fit.Fit of `train`, or None while only the rectifier has run
+                       (provisional)
         ranges         rap_core.ranges.Ranges
         rule           rap_core.rules.Rule — the current rule
         fitted_rule    the rule as the fit produced it (before any edit)
@@ -126,11 +139,18 @@ class Studio:
 
     def __init__(self, dataset, fit, ranges, rule: Rule, *, statistic: str = "cpmi",
                  layout: str = "features", session_path: Path | None = None,
-                 engine: _Engine | None = None) -> None:
+                 engine: _Engine | None = None, held_out: bool = True) -> None:
         self.dataset = dataset
+        self.split = dataset_split(dataset) if held_out else None
+        self.train = train_dataset(dataset) if held_out else dataset
         self.fit = fit
         self.ranges = ranges
-        self._engine = engine if engine is not None else _Engine(dataset, ranges)
+        if engine is None:
+            rows = self.split.held_out if self.split is not None else None
+            engine = _Engine(self.train, ranges,
+                             None if rows is None else (dataset.X[rows], dataset.y[rows]))
+        self._engine = engine
+        self._j_curve_held_out: np.ndarray | None = None
         self.rule = rule
         self.fitted_rule = rule
         self.previous_rule = rule
@@ -143,29 +163,32 @@ class Studio:
         self._redo: list[Edit] = []
         self._dirty = False
         self._writer = SessionWriter()
-        self._metrics_cache: dict[int, tuple[Rule, RuleMetrics]] = {}
+        self._metrics_cache: dict[tuple[int, str], tuple[Rule, RuleMetrics]] = {}
         lags = [split_feature_name(f)[1] for f in dataset.features]
         self._prior = PriorBuilder(self._engine.counts, rule.sign, rule.effective_weights(),
                                    make_layout(layout, dataset.features, lags), statistic)
 
     @classmethod
     def from_fit(cls, dataset, fit, *, statistic: str = "cpmi", layout: str = "features",
-                 session_path: Path | None = None) -> Studio:
+                 session_path: Path | None = None, held_out: bool = True) -> Studio:
         """Open a fitted dataset; if `session_path` exists, its edits are replayed (refused with a
-        RapError if its data fingerprint differs)."""
-        if fit.data_sha256 != dataset.sha256:
-            raise RapError(f"this fit was made for other data (fingerprint "
-                           f"{fit.data_sha256[:8]}…, {dataset.name} is {dataset.sha256[:8]}…); "
-                           f"refit the data")
+        RapError if its data fingerprint differs).
+
+        `fit` must be a fit of the dataset's training rows (`rap_core.split.train_dataset`);
+        with held_out=False, of every row of `dataset` (which is then training rows only).
+        """
+        train = train_dataset(dataset) if held_out else dataset
+        _check_fit_rows(fit, dataset, train)
         studio = cls(dataset, fit, fit.ranges, rule_from_fit(fit), statistic=statistic,
-                     layout=layout, session_path=session_path)
+                     layout=layout, session_path=session_path, held_out=held_out)
         studio._restore()
         return studio
 
     @classmethod
     def provisional(cls, dataset, ranges, *, statistic: str = "cpmi",
                     layout: str = "features") -> Studio:
-        """Preview before the fit ends: every rectified feature votes, sign +1, weight 1."""
+        """Preview before the fit ends: every rectified feature votes, sign +1, weight 1
+        (`ranges` from the training rows: `rectify(train_dataset(dataset), ...)`)."""
         return cls(dataset, None, ranges, provisional_rule(ranges), statistic=statistic,
                    layout=layout)
 
@@ -175,12 +198,12 @@ class Studio:
         Edits made to the preview are not carried over (they were edits of the all-votes AND);
         the session at `session_path`, if any, is replayed as in `from_fit`.
         """
-        if fit.data_sha256 != self.dataset.sha256:
-            raise RapError("this fit was made for other data; refit the data")
+        _check_fit_rows(fit, self.dataset, self.train)
         engine = self._engine if self._engine.same_ranges(fit.ranges) else None
         studio = Studio(self.dataset, fit, fit.ranges, rule_from_fit(fit),
                         statistic=self.statistic, layout=self.layout,
-                        session_path=session_path, engine=engine)
+                        session_path=session_path, engine=engine,
+                        held_out=self.split is not None)
         studio._restore()
         return studio
 
@@ -264,27 +287,84 @@ class Studio:
         return Change(tuple(sorted(positions)), self._prior.scale != before, True)
 
     # -- reading -------------------------------------------------------------------------------
-    def metrics(self, which: str = "current") -> RuleMetrics:
-        """Metrics of the "fitted", "previous" or "current" rule on the dataset (fast: < 10 ms)."""
+    @property
+    def has_held_out(self) -> bool:
+        """Are there rows the fit never saw to measure on (False in `rap eval`'s fits)?"""
+        return self._engine.held_out is not None
+
+    def metrics(self, which: str = "current", rows: str = "held_out") -> RuleMetrics:
+        """Metrics of the "fitted", "previous" or "current" rule on the "held_out" or "train" rows
+        (fast: < 10 ms each). Without held-out rows (held_out=False), "held_out" is refused."""
         rules = {"current": self.rule, "previous": self.previous_rule,
                  "fitted": self.fitted_rule}
         if which not in rules:
             raise RapError(f"unknown metrics {which!r}; use current, previous or fitted")
+        engines = {"train": self._engine.metrics, "held_out": self._engine.held_out}
+        if rows not in engines:
+            raise RapError(f"unknown rows {rows!r}; use held_out or train")
+        engine = engines[rows]
+        if engine is None:
+            raise RapError("this studio has no held-out rows (every row is a training row)")
         rule = rules[which]
-        cached = self._metrics_cache.get(id(rule))
+        cached = self._metrics_cache.get((id(rule), rows))
         if cached is not None and cached[0] is rule:
             return cached[1]
-        result = self._engine.metrics.evaluate(rule)
+        result = engine.evaluate(rule)
         live = {id(r) for r in rules.values()}
-        self._metrics_cache = {key: v for key, v in self._metrics_cache.items() if key in live}
-        self._metrics_cache[id(rule)] = (rule, result)
+        self._metrics_cache = {key: v for key, v in self._metrics_cache.items()
+                               if key[0] in live}
+        self._metrics_cache[(id(rule), rows)] = (rule, result)
         return result
 
-    def j_curve(self) -> np.ndarray:
-        """Youden's J versus k from the fit's logic polish (empty before the fit)."""
+    def j_curve(self, rows: str = "held_out") -> np.ndarray:
+        """Youden's J of the fit's top-k rules, k = 1..len (empty before the fit).
+
+        "train": cutlass's own curve (the logic polish scans it on the rows it fitted).
+        "held_out": the same top-k rules (votes in the polish's order, signs of the L1 model,
+        weight 1, m as the polish's intercept policy sets it) on the held-out rows; only the m-of-k
+        policy fixes m without the training rows, so other policies fall back to "train".
+        """
         if self.fit is None:
             return np.zeros(0, dtype=np.float64)
-        return np.array(self.fit.j_curve, dtype=np.float64)
+        train = np.array(self.fit.j_curve, dtype=np.float64)
+        if rows == "train" or not self.has_held_out or self.fit.params.intercept != "mofk":
+            return train
+        if self._j_curve_held_out is None:
+            self._j_curve_held_out = _held_out_curve(self.fit, self._engine.held_out,
+                                                     train.size)
+        return self._j_curve_held_out.copy()
+
+    @property
+    def j_curve_rows(self) -> str:
+        """Which rows `j_curve()` is measured on: "held_out" or "train"."""
+        held = (self.fit is not None and self.has_held_out
+                and self.fit.params.intercept == "mofk")
+        return "held_out" if held else "train"
+
+    def fit_note(self) -> str:
+        """What the fit did, in the words the rule header, the status line and `rap rules` share.
+
+        The vote count is the fitted rule's, so k means one thing everywhere: the votes shown.
+        """
+        fit = self.fit
+        if fit is None:
+            return "provisional rule: every rectified feature votes until the fit ends"
+        n = len(self.fitted_rule.votes())
+        if fit.adopted:
+            return f"m-of-k rule, k={n}"
+        if not fit.params.logic_polish:
+            return f"logic polish off: showing the L1 model, {n} votes"
+        return f"m-of-k not adopted: showing the L1 model, {n} votes"
+
+    def rule_header(self) -> str:
+        """The line above the rule sentence: what the fit did, then the current K and m."""
+        rule = self.rule
+        k_m = f"K={rule.K:g} m={rule.m:g}"
+        if self.fit is None:
+            return f"Provisional rule (not fitted yet) {k_m}"
+        if self.fit.adopted:
+            return f"Rule {k_m}"
+        return f"{self.fit_note()} · {k_m}"
 
     def rule_text(self) -> str:
         """The current rule as a sentence: "at least 2 of: V3_t2 in [0.41, 0.97], ..."."""
@@ -346,7 +426,11 @@ class Studio:
     def session(self) -> Session:
         fit_params = self.fit.params.to_dict() if self.fit is not None else None
         return Session(self.dataset.sha256, self.dataset.target, fit_params, self.statistic,
-                       self.edits, tuple(self._redo))
+                       self.edits, tuple(self._redo), split=self.split_info())
+
+    def split_info(self) -> dict | None:
+        """The split as sessions and artifacts record it (None: every row trains)."""
+        return self.split.describe() if self.split is not None else None
 
     def save_session(self, path: Path | None = None) -> Path:
         """Write the session (fingerprint + params + edits + redo) atomically."""
@@ -392,6 +476,33 @@ class Studio:
 
         return export_prior(self, path, layout=layout, alpha_init=alpha_init,
                             inputs=(self.session_path, *inputs))
+
+
+def _check_fit_rows(fit, dataset, train) -> None:
+    """Refuse a fit of other rows: an all-rows fit is not a fit of the training rows."""
+    if fit.data_sha256 == train.sha256:
+        return
+    if fit.data_sha256 == dataset.sha256:
+        raise RapError(f"this fit saw every row of {dataset.name}, held-out rows included; "
+                       f"refit on the training rows (the app and `rap fit` do)")
+    raise RapError(f"this fit was made for other data (fingerprint {fit.data_sha256[:8]}…, "
+                   f"{dataset.name}'s training rows are {train.sha256[:8]}…); refit the data")
+
+
+def _held_out_curve(fit, engine: MetricsEngine, length: int) -> np.ndarray:
+    """J of the top-k m-of-k rules on `engine`'s rows (see Studio.j_curve)."""
+    p = len(fit.features)
+    order = [int(i) for i in fit.j_order[:length]]
+    signs = np.where(fit.l1_coef >= 0, 1, -1)
+    wanted = fit.params.m
+    out = np.zeros(len(order), dtype=np.float64)
+    for k in range(1, len(order) + 1):
+        weight = np.zeros(p, dtype=np.float32)
+        weight[order[:k]] = 1.0
+        m = k if wanted is None else int(min(max(wanted, 1), k))
+        rule = Rule.make(fit.features, signs, weight, weight > 0, fit.K, float(m))
+        out[k - 1] = engine.evaluate(rule).j
+    return out
 
 
 def _same_file(a: Path, b: Path | None) -> bool:

@@ -89,10 +89,11 @@ def test_export_applies_a_session_like_the_studio(tmp_path):
     from rap_core.dataset import load_dataset
     from rap_core.edits import Edit
     from rap_core.fit import FitParams, load_or_fit
+    from rap_core.split import train_dataset
     from rap_core.studio import Studio
 
     dataset = load_dataset(demo_path())
-    fit = load_or_fit(dataset, FitParams())
+    fit = load_or_fit(train_dataset(dataset), FitParams())
     session = tmp_path / "session.json"
     studio = Studio.from_fit(dataset, fit, session_path=session)
     studio.apply(Edit("weight", GROUND_FEATURES[0], 2.5))

@@ -54,9 +54,12 @@ def user_entry(path, target="INDC"):
 
 
 def test_the_demo_opens_from_its_shipped_parse_with_the_bundled_fits_fingerprint(no_parse):
+    from rap_core.split import train_dataset
+
     served = load_dataset_cached(demo_path())
     fit_sha = json.loads(demo_fit_path().read_text())["data_sha256"]
-    assert served.sha256 == fit_sha  # the bundled fit and existing sessions still match
+    # the bundled fit (of the training rows, rap_core.split) and existing sessions still match
+    assert train_dataset(served).sha256 == fit_sha
     assert not user_entry(demo_path()).exists()  # served from the package, nothing written
 
 

@@ -20,6 +20,7 @@ from rap_core.demo import (
     write_demo_csv,
 )
 from rap_core.fit import FitParams, load_or_fit
+from rap_core.split import train_dataset
 
 TRUTH = sorted(feature for feature, _, _ in GROUND_TRUTH)
 
@@ -63,16 +64,31 @@ def test_generator_reproduces_the_shipped_csv():
 
 def test_bundled_fit_loads_instantly_and_recovers_the_rule(demo, no_cutlass):
     started = time.perf_counter()
-    fit = load_or_fit(demo, FitParams())
+    fit = load_or_fit(train_dataset(demo), FitParams())
     assert time.perf_counter() - started < 1.0
-    assert fit.data_sha256 == demo.sha256
+    assert fit.data_sha256 == train_dataset(demo).sha256 != demo.sha256, "a train-only fit"
     assert fit.adopted
     assert sorted(demo.features[i] for i in fit.votes) == TRUTH
     assert fit.j_curve[fit.k_chosen - 1] == pytest.approx(1.0)
 
 
+def test_the_bundled_fit_generalises_to_the_held_out_rows(demo, no_cutlass):
+    from rap_core.studio import Studio
+
+    studio = Studio.from_fit(demo, load_or_fit(train_dataset(demo), FitParams()))
+    held, train = studio.metrics("fitted"), studio.metrics("fitted", "train")
+    assert studio.split.held_out.size == 1200 and studio.train.n_rows == 1800
+    assert train.j == pytest.approx(1.0), "in-sample the demo rule is perfect"
+    assert 0.95 < held.j < 1.0, "held-out, ranges learnt from fewer positives miss a few rows"
+
+
+def test_an_all_rows_fit_is_not_served_as_the_bundled_train_fit(demo, no_cutlass):
+    with pytest.raises(AssertionError, match="cutlass ran"):
+        load_or_fit(demo, FitParams())
+
+
 def test_bundled_ranges_hug_the_ground_truth(demo, no_cutlass):
-    ranges = load_or_fit(demo, FitParams()).ranges
+    ranges = load_or_fit(train_dataset(demo), FitParams()).ranges
     for feature, lo, hi in GROUND_TRUTH:
         i = ranges.features.index(feature)
         for truth, learnt, inward in ((lo, ranges.rmin[i], 1), (hi, ranges.rmax[i], -1)):
@@ -84,7 +100,7 @@ def test_bundled_ranges_hug_the_ground_truth(demo, no_cutlass):
 
 def test_other_params_do_not_get_the_bundled_fit(demo, no_cutlass):
     with pytest.raises(AssertionError, match="cutlass ran"):
-        load_or_fit(demo, FitParams(K=5.0))
+        load_or_fit(train_dataset(demo), FitParams(K=5.0))
 
 
 @pytest.mark.parametrize("name", ["demo.csv", "demo.csv.gz"])
@@ -92,7 +108,7 @@ def test_written_demo_is_the_same_dataset(tmp_path, demo, no_cutlass, name):
     path = write_demo_csv(tmp_path / name)
     copy = load_dataset(path)
     assert copy.sha256 == demo.sha256, "the bundled fit must apply to `rap demo` output"
-    assert load_or_fit(copy, FitParams()).adopted
+    assert load_or_fit(train_dataset(copy), FitParams()).adopted
 
 
 def test_bundled_fit_file_is_strict_json():

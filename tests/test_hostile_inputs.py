@@ -919,13 +919,14 @@ def test_l_without_lag_numbers_stays_in_features(tmp_path):
     import asyncio
 
     from rap_core.fit import FitParams, run_fit
+    from rap_core.split import train_dataset
     from tui.app import RapStudioApp
     from tui.screens.modals import ExportScreen
 
     data = W(tmp_path, tmp_path).nolag()
     from rap_core.dataset import load_dataset
 
-    fitted = run_fit(load_dataset(data), FitParams(Cs=4), isolate=False)
+    fitted = run_fit(train_dataset(load_dataset(data)), FitParams(Cs=4), isolate=False)
 
     def fit_fn(dataset, params, *, progress=None, cancel=None):
         return fitted
@@ -996,12 +997,13 @@ def test_the_studio_never_writes_over_its_data(tmp_path):
     from rap_core.dataset import load_dataset
     from rap_core.errors import RapError
     from rap_core.fit import cached_fit
+    from rap_core.split import train_dataset
     from rap_core.studio import Studio
 
     data = Path(W(tmp_path, tmp_path).demo())
     before = data.read_bytes()
     dataset = load_dataset(data)
-    fit = cached_fit(dataset)
+    fit = cached_fit(train_dataset(dataset))
     session = tmp_path / "s.json"
     studio = Studio.from_fit(dataset, fit, session_path=session)
     studio.save_session()

@@ -21,6 +21,7 @@ from rap_core.layout import make_layout
 from rap_core.prior import build_prior
 from rap_core.ranges import rectify, split_feature_name
 from rap_core.session import Session, save_session
+from rap_core.split import train_dataset
 from rap_core.studio import Studio
 
 K = 10.0
@@ -33,8 +34,10 @@ def dataset():
 
 @pytest.fixture(scope="module")
 def fit(dataset):
-    """A polished AND of the two ground-truth features (hand-made: no cutlass fit in tests)."""
-    ranges = rectify(dataset)
+    """A polished AND of the two ground-truth features (hand-made: no cutlass fit in tests),
+    of the training rows, as every Studio fit is."""
+    train = train_dataset(dataset)
+    ranges = rectify(train)
     coef = np.zeros(dataset.n_features)
     truth = [dataset.features.index("A_t1"), dataset.features.index("C_t3")]
     coef[truth] = K
@@ -43,7 +46,7 @@ def fit(dataset):
                coef=coef, intercept=-K * (2 * 2 - 2 - 1), adopted=True, K=K,
                j_curve=np.array([0.4, 0.9]), j_order=tuple(truth) + tuple(
                    i for i in range(p) if i not in truth), k_chosen=2, j0=0.8, C=0.1,
-               data_sha256=dataset.sha256, cutlass_version=cutlass_version())
+               data_sha256=train.sha256, cutlass_version=cutlass_version())
 
 
 def state(studio):
@@ -68,7 +71,9 @@ def test_opening_a_fit_shows_its_rule(dataset, fit):
     metrics = studio.metrics()
     assert metrics.k == 2 and metrics.j > 0.9, "the ground-truth rule classifies the data"
     assert studio.bias().shape == (12, 12) and np.abs(studio.bias()).max() == 1.0
-    np.testing.assert_array_equal(studio.j_curve(), [0.4, 0.9])
+    np.testing.assert_array_equal(studio.j_curve("train"), [0.4, 0.9])  # cutlass's own curve
+    held = studio.j_curve()  # the same top-k rules on the held-out rows
+    assert studio.j_curve_rows == "held_out" and held.shape == (2,) and held[1] > 0.9
 
 
 def test_edits_keep_the_prior_equal_to_a_rebuild(dataset, fit):

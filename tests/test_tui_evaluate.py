@@ -106,10 +106,11 @@ def test_quick_eval_command_is_rap_eval_quick_on_the_edited_prior():
     from rap_core.edits import Edit
     from rap_core.fit import load_or_fit
     from rap_core.session import load_session
+    from rap_core.split import train_dataset
     from rap_core.studio import Studio
 
     dataset = load_dataset(demo_path())
-    studio = Studio.from_fit(dataset, load_or_fit(dataset))
+    studio = Studio.from_fit(dataset, load_or_fit(train_dataset(dataset)))
     before = quick_eval.prior_key(studio)
     studio.apply(Edit("weight", "V2_t3", 2.0))
     job = quick_eval.QuickEval(studio, demo_path(), "INDC")

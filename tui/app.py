@@ -336,7 +336,8 @@ class RapStudioApp(FitFlow, App):
             left.append(" · " + self._fit_status_text(), style="yellow")
         elif studio is not None and studio.fit is not None:
             n = len(studio.edits)
-            left.append(f" · fit k={studio.fit.k_chosen}")
+            k = len(studio.fitted_rule.votes())  # the votes shown, whatever the polish chose
+            left.append(f" · fit k={k}" if studio.fit.adopted else f" · fit L1 k={k}")
             if n:
                 right.append(f" · ● {n} edit{'s' if n != 1 else ''}", style="bold yellow")
             else:

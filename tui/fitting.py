@@ -49,22 +49,24 @@ class FitFlow:
         from rap_core.fit import cached_fit, load_or_fit
         from rap_core.fit_speed import estimate_fit_seconds, slow_fit_warning
         from rap_core.ranges import rectify
+        from rap_core.split import train_dataset
         from rap_core.studio import Studio
 
         try:
             access = self.session_access  # opened (and locked) once by the load worker
             session_path = access.source  # replayed; edits then autosave to access.path
-            fit = cached_fit(dataset, params)
+            train = train_dataset(dataset)  # the fit sees the training rows only
+            fit = cached_fit(train, params)
             if fit is not None:
                 studio = Studio.from_fit(dataset, fit, session_path=session_path)
             else:
-                provisional = Studio.provisional(dataset, rectify(dataset, params))
-                estimate = estimate_fit_seconds(dataset.n_rows, dataset.n_features, params)
-                warning = slow_fit_warning(dataset.n_rows, dataset.n_features, params,
+                provisional = Studio.provisional(dataset, rectify(train, params))
+                estimate = estimate_fit_seconds(train.n_rows, train.n_features, params)
+                warning = slow_fit_warning(train.n_rows, train.n_features, params,
                                            options="tui")
                 self.call_from_thread(self._fitting, provisional, params, estimate, warning)
                 fit_fn = self.fit_fn or load_or_fit
-                fit = fit_fn(dataset, params, progress=self._progress_from_thread,
+                fit = fit_fn(train, params, progress=self._progress_from_thread,
                              cancel=self._cancel.is_set)
                 studio = provisional.with_fit(fit, session_path=session_path)
             studio.session_path = access.path

@@ -66,17 +66,21 @@ def histogram_text(values: np.ndarray, y: np.ndarray, rmin: float, rmax: float, 
 
 
 def j_curve_text(j_curve: np.ndarray, k_chosen: int | None, *, lines: int = 2,
-                 width: int = 30) -> Text:
-    """One bar per k (J of the top-k rule), at most `width` of them; the chosen k highlighted."""
+                 width: int = 30, rows: str = "train", note: str | None = None) -> Text:
+    """One bar per k (J of the top-k rule), at most `width` of them; the chosen k highlighted.
+
+    `rows` names where J was measured ("held_out" or "train"); `note` (e.g. "not adopted")
+    follows the maximum, so the curve never claims the rule shown is its m-of-k rule."""
     j = np.asarray(j_curve, dtype=np.float64)
     if j.size == 0:
         return Text("J vs k: fit pending", style="dim")
     full = j.size
     j = j[:max(width, 4)]
     text = Text()
-    text.append("J vs k ", style="bold")
+    text.append(("held-out" if rows == "held_out" else "train") + " J vs k ", style="bold")
     best = int(np.nanargmax(j)) + 1 if np.isfinite(j).any() else 0
-    text.append(f"(max {np.nanmax(j):.2f} at k={best})\n", style="dim")
+    text.append(f"(max {np.nanmax(j):.2f}, k={best}" + (f"; {note}" if note else "") + ")\n",
+                style="dim")
     rows = bar_rows(np.nan_to_num(np.clip(j, 0, 1)), lines)
     for row in rows:
         for k, ch in enumerate(row, start=1):
@@ -101,10 +105,15 @@ class JCurve(Static):
 
     _data: tuple = (np.zeros(0), None)
 
-    def show(self, j_curve, k_chosen: int | None) -> None:
+    def show(self, j_curve, k_chosen: int | None, *, rows: str = "train",
+             note: str | None = None) -> None:
         self._data = (j_curve, k_chosen)
+        self._labels = (rows, note)
         width = self.size.width - 2 if self.size.width else 30
-        self.update(j_curve_text(j_curve, k_chosen, width=max(width, 8)))
+        self.update(j_curve_text(j_curve, k_chosen, width=max(width, 8), rows=rows, note=note))
+
+    _labels: tuple = ("train", None)
 
     def on_resize(self) -> None:
-        self.show(*self._data)
+        rows, note = self._labels
+        self.show(*self._data, rows=rows, note=note)

@@ -22,26 +22,35 @@ MAX_SENTENCE = 400
 
 
 def metrics_table(metrics: dict, *, provisional: bool = False) -> Text:
-    """J, AUC, TPR, FPR and k of the fitted, previous and current rule side by side.
+    """J, AUC, TPR and FPR of the fitted, previous and current rule: held-out, then train.
 
-    Fixed-width text rather than a Rich Table: it repaints on every keypress, and a Table's
-    layout pass costs more than the rest of the rules pane. Before a fit has finished the first
-    column is the provisional preview, and says so: it was never fitted."""
+    `metrics` maps (which, rows) -> RuleMetrics, rows "held_out" or "train". Held-out comes first
+    because it is the honest number: the fit never saw those rows (rap_core.split); train is
+    what the fit optimised. k (the votes) is one number per rule, shown once. Fixed-width text
+    rather than a Rich Table: it repaints on every keypress, and a Table's layout pass costs more
+    than the rest of the rules pane. 3 + 6 x 7 = 45 columns (room for a minus sign in every cell):
+it fits 80-column terminals beside the J-versus-k curve.
+    Before a fit has finished the first group is the provisional preview, and says so."""
     text = Text()
     labels = [("provisional" if provisional and which == "fitted" else which) for which in WHICH]
-    widths = [max(10, len(label) + 1) for label in labels]
-    text.append("     " + "".join(f"{label:>{w}}" for label, w in zip(labels, widths, strict=True))
-                + "\n", style="bold")
-    rows = (("J", "j", "{:.3f}"), ("AUC", "auc", "{:.3f}"), ("TPR", "tpr", "{:.3f}"),
-            ("FPR", "fpr", "{:.3f}"), ("k", "k", "{}"))
-    for n, (label, attr, fmt) in enumerate(rows):
-        text.append(f"{label:<5}", style="bold")
-        for which, w in zip(WHICH, widths, strict=True):
-            m = metrics.get(which)
-            cell = "–" if m is None else fmt.format(getattr(m, attr))
-            text.append(f"{cell:>{w}}", style="bold" if which == "current" else "")
-        if n < len(rows) - 1:
-            text.append("\n")
+    text.append("   " + "".join(f"{label:>14}" for label in labels) + "\n", style="bold")
+    text.append("   " + "".join(f"{'held':>7}{'train':>7}" for _ in WHICH) + "\n", style="dim")
+    rows = (("J", "j"), ("AUC", "auc"), ("TPR", "tpr"), ("FPR", "fpr"))
+    for label, attr in rows:
+        text.append(f"{label:<3}", style="bold")
+        for which in WHICH:
+            for part in ("held_out", "train"):
+                m = metrics.get((which, part))
+                cell = "–" if m is None else f"{getattr(m, attr):.3f}"
+                style = "bold" if which == "current" and part == "held_out" else (
+                    "dim" if part == "train" else "")
+                text.append(f"{cell:>7}", style=style)
+        text.append("\n")
+    text.append(f"{'k':<3}", style="bold")
+    for which in WHICH:
+        m = metrics.get((which, "held_out")) or metrics.get((which, "train"))
+        text.append(f"{'–' if m is None else m.k:>7}{'':>7}",
+                    style="bold" if which == "current" else "")
     return text
 
 
@@ -71,7 +80,10 @@ class RulesPane(Vertical):
             Text(header_line(table.name_width, table.range_width), style="bold"))
         self._shown = (rule.sign.copy(), rule.weight.copy(), rule.enabled.copy())
         fit = studio.fit
-        self.query_one(JCurve).show(studio.j_curve(), None if fit is None else fit.k_chosen)
+        # The chosen k is marked only when the rule shown is that m-of-k rule.
+        chosen = fit.k_chosen if fit is not None and fit.adopted else None
+        self.query_one(JCurve).show(studio.j_curve(), chosen, rows=studio.j_curve_rows,
+                                    note=None if fit is None or fit.adopted else "not adopted")
         self._refresh_text(studio)
 
     def update_rule(self, studio) -> None:
@@ -92,9 +104,14 @@ class RulesPane(Vertical):
         sentence = studio.rule_text()
         if len(sentence) > MAX_SENTENCE:  # thousands of votes: the table has them all
             sentence = sentence[:MAX_SENTENCE] + "…"
-        head = Text.assemble(("Rule ", "bold"), (f"K={rule.K:g} m={rule.m:g}: ", "cyan"),
-                             sentence)
+        header = studio.rule_header()
+        k_m = f"K={rule.K:g} m={rule.m:g}"
+        lead = header[:-len(k_m)]
+        head = Text.assemble((lead, "bold" if studio.fit is None or studio.fit.adopted
+                              else "bold yellow"), (f"{k_m}: ", "cyan"), sentence)
         self.query_one("#rule-text", Static).update(head, layout=False)
-        metrics = {which: studio.metrics(which) for which in WHICH}
+        parts = ("held_out", "train") if studio.has_held_out else ("train",)
+        metrics = {(which, part): studio.metrics(which, part)
+                   for which in WHICH for part in parts}
         self.query_one("#metrics", Static).update(
             metrics_table(metrics, provisional=studio.fit is None), layout=False)
