@@ -30,35 +30,16 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from nanochat.eval_settings import Settings
 from nanochat.gpt import GPT, GPTConfig
 from nanochat.rap_prior import make_prior, save_prior
 from nanochat.tabular_task import label_base, label_metrics, sequences, vocab_size
-
-
-@dataclass
-class Settings:
-    """The training recipe shared by every run of an evaluation (part of each run's cache key)."""
-
-    steps: int = 200
-    batch: int = 32
-    eval_every: int = 20
-    patience: int = 8
-    n_layer: int = 2
-    n_head: int = 2
-    n_embd: int = 32
-    gate_lr: float = 0.02
-    threads: int = 1
-    alpha_init: float = 3.0  # the gate's start in arms with a learnt gate (the run says)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Settings:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 def load_split(path: str | os.PathLike) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nanochat.eval_settings import Settings  # torch-free: shared with the trainer
 from rap_core import eval_priors as ep
 from rap_core.child_guard import child_env
 from rap_core.errors import RapError
@@ -40,22 +41,6 @@ ARMS = ("none", "rap", "zero", "shuffled", "random", "oracle", "session")
 METRICS = ("test_loss", "test_acc", "test_auc", "samples_to_threshold", "step_ms")
 FORMAT, VERSION = "rap-eval", 1
 CODE_VERSION = 1  # bump when a change to training would make cached runs stale
-
-
-@dataclass
-class Settings:
-    """Mirror of nanochat.evaluation.Settings (kept torch-free here)."""
-
-    steps: int = 200
-    batch: int = 32
-    eval_every: int = 20
-    patience: int = 8
-    n_layer: int = 2
-    n_head: int = 2
-    n_embd: int = 32
-    gate_lr: float = 0.02
-    threads: int = 1
-    alpha_init: float = 3.0  # the gate's start for every arm with a learnt gate
 
 
 @dataclass
