@@ -86,12 +86,33 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class ExportScreen(ModalScreen[dict | None]):
+class FormScreen(ModalScreen):
+    """A dialog of fields with a "go" button: enter in any field or "go" submits, escape or any
+    other button cancels (dismisses with None). Subclasses say what submitting means."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "go":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ExportScreen(FormScreen):
     """Path, layout and alpha_init for the artifact; returns them, or None when cancelled."""
 
     AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     LAYOUT_NAMES = {"features": "features (position = feature)", "lags": "lags (position = lag)"}
 
@@ -134,20 +155,7 @@ class ExportScreen(ModalScreen[dict | None]):
         layout = self.query_one("#export-layout", Select).value
         self.dismiss({"path": path, "layout": str(layout), "alpha_init": alpha})
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "go":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class FitOptionsScreen(ModalScreen):
+class FitOptionsScreen(FormScreen):
     """The fit options a refit may change: solver, Cs, cv, K and backend.
 
     Returns a validated `FitParams` (the other parameters kept from `params`), or None when
@@ -155,7 +163,6 @@ class FitOptionsScreen(ModalScreen):
 
     AUTO_FOCUS = "#fit-solver"
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, params) -> None:
         super().__init__()
@@ -208,19 +215,6 @@ class FitOptionsScreen(ModalScreen):
             error.update(Text(str(exc)))
             return
         self.dismiss(params)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "go":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
 
 class MessageScreen(ModalScreen[None]):
     """A result to read (the export's path, shape and hash); any of enter/escape closes it."""
