@@ -122,6 +122,20 @@ def toggle(rule, feature: str) -> Edit:
     return Edit("enable", feature, not bool(rule.enabled[rule.index(feature)]))
 
 
+def nudge(rule, feature: str, delta: float) -> Edit | None:
+    """The edit a `+`/`-` key means: the weight moved by `delta` (not below 0); raising a
+    disabled vote turns it on (weight 1 if it had none); lowering one changes nothing (None)."""
+    i = rule.index(feature)
+    if not rule.enabled[i]:
+        return toggle(rule, feature) if delta > 0 else None
+    return Edit("weight", feature, max(0.0, round(float(rule.weight[i]) + delta, 6)))
+
+
+def step_m(rule, step: int) -> Edit:
+    """The edit a `[`/`]` key means: m moved by `step` (not below 0)."""
+    return Edit("m", None, max(0.0, rule.m + step))
+
+
 def vote_state(rule, edit: Edit) -> Edit | tuple:
     """What `edit` is about to overwrite: (sign, weight, enabled) of its vote, or the old K / m."""
     if edit.kind == "K":

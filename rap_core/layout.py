@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nanochat.artifact_spec import LAYOUTS
 from rap_core.errors import RapError
-
-LAYOUTS = ("features", "lags")
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,7 +16,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from nanochat.artifact_spec import DEFAULT_ALPHA_INIT, LAYOUTS
 from tui.actions import help_rows
+from tui.messages import ExportChoice
 
 
 def steady_inputs(screen) -> None:
@@ -109,15 +111,16 @@ class FormScreen(ModalScreen):
 
 
 class ExportScreen(FormScreen):
-    """Path, layout and alpha_init for the artifact; returns them, or None when cancelled."""
+    """Path, layout and alpha_init for the artifact; returns an ExportChoice, or None when
+    cancelled."""
 
     AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
 
 
     LAYOUT_NAMES = {"features": "features (position = feature)", "lags": "lags (position = lag)"}
 
-    def __init__(self, path: str, layout: str, alpha_init: float = 1.0,
-                 layouts: tuple[str, ...] = ("features", "lags")) -> None:
+    def __init__(self, path: str, layout: str, alpha_init: float = DEFAULT_ALPHA_INIT,
+                 layouts: tuple[str, ...] = LAYOUTS) -> None:
         super().__init__()
         self.default_path, self.default_layout, self.alpha_init = path, layout, alpha_init
         self.layouts = layouts  # only those the data supports (no lag numbers: no "lags")
@@ -153,7 +156,7 @@ class ExportScreen(FormScreen):
             error.update(Text(f"alpha_init must be a number, got {alpha_text!r}"))
             return
         layout = self.query_one("#export-layout", Select).value
-        self.dismiss({"path": path, "layout": str(layout), "alpha_init": alpha})
+        self.dismiss(ExportChoice(Path(path).expanduser(), path, str(layout), alpha))
 
 class FitOptionsScreen(FormScreen):
     """The fit options a refit may change: solver, Cs, cv, K and backend.

@@ -3,12 +3,13 @@
 Every feature has a row (disabled votes dimmed), so any feature can get a vote. Row order is fixed
 when a rule is loaded — the fit's votes first, heaviest first, then the rest in dataset order — so
 a row never jumps away from the cursor while it is being edited. The keys only build `Edit`s and
-hand them to the app; all arithmetic on the rule lives in `rap_core`.
+post them up (tui.messages); all arithmetic on the rule lives in `rap_core`. After an edit the
+app hands down the `Change`, whose `votes` are the rows to repaint: the pane keeps no copy of
+the rule to diff against.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -57,7 +58,6 @@ it fits 80-column terminals beside the J-versus-k curve.
 class RulesPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._shown: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._order: list[int] = []
 
     def compose(self) -> ComposeResult:
@@ -78,7 +78,6 @@ class RulesPane(Vertical):
         table.set_rows(studio, self._order)
         self.query_one("#votes-header", Static).update(
             Text(header_line(table.name_width, table.range_width), style="bold"))
-        self._shown = (rule.sign.copy(), rule.weight.copy(), rule.enabled.copy())
         fit = studio.fit
         # The chosen k is marked only when the rule shown is that m-of-k rule.
         chosen = fit.k_chosen if fit is not None and fit.adopted else None
@@ -86,17 +85,10 @@ class RulesPane(Vertical):
                                     note=None if fit is None or fit.adopted else "not adopted")
         self._refresh_text(studio)
 
-    def update_rule(self, studio) -> None:
-        """Repaint only the rows whose vote changed, plus the sentence and metrics."""
-        rule = studio.rule
-        if self._shown is None:
-            self.load(studio)
-            return
-        sign, weight, enabled = self._shown
-        changed = np.flatnonzero((sign != rule.sign) | (weight != rule.weight)
-                                 | (enabled != rule.enabled))
-        self.query_one(VoteTable).rows_changed(changed.tolist())
-        self._shown = (rule.sign.copy(), rule.weight.copy(), rule.enabled.copy())
+    def update_rule(self, studio, change) -> None:
+        """Repaint the rows of the votes `change` names, plus the sentence and metrics."""
+        if change.votes:
+            self.query_one(VoteTable).rows_changed(list(change.votes))
         self._refresh_text(studio)
 
     def _refresh_text(self, studio) -> None:
