@@ -63,10 +63,13 @@ def test_feature_names_with_brackets_show_verbatim_and_never_crash(tmp_path):
             # the weight dialog names the feature verbatim
             await pilot.press("2")
             app.query_one("#votes").focus()
-            while app.query_one("#votes").current_feature() != "x[/]":
+            for _ in range(len(NAMES)):  # bounded: the feature is one of NAMES
+                if app.query_one("#votes").current_feature() == "x[/]":
+                    break
                 await pilot.press("down")
             await pilot.press("enter")
-            await pilot.pause()
+            for _ in range(3):  # the request travels up to the app as a message
+                await pilot.pause()
             assert isinstance(app.screen, ValueScreen)
             label = str(app.screen.query("Label").first().render())
             assert "x[/]" in label, label

@@ -378,7 +378,7 @@ SESSIONS = [
     Case("session-negative-weight", lambda w: E(w, "--session", w.session(
         "s.json", {**good_session(demo_sha()),
                    "edits": [{"kind": "weight", "feature": "V1_t0", "value": -3}]})),
-         fragment=">= 0"),
+         fragment="from 0 to 100 (0 turns the vote off); got -3"),
     Case("session-sha-not-string", lambda w: E(w, "--session", w.session(
         "s.json", {**good_session(demo_sha()), "data_sha256": 12})), fragment="data_sha256"),
     Case("session-target-list", lambda w: E(w, "--session", w.session(

@@ -221,6 +221,50 @@ def test_typed_values_for_weight_k_and_m():
     run(body())
 
 
+def test_every_invalid_typed_value_keeps_the_dialog_open_with_plain_words():
+    from tui.screens.modals import ValueScreen
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await press(pilot, "enter")
+            for typed, words in (("nan", "got nan"), ("inf", "got inf"),
+                                 ("-1", "from 0 to 100 (0 turns the vote off)"),
+                                 ("abc", "'abc' is not a number"), ("", "press escape")):
+                field = app.screen.query_one("#value")
+                field.value = typed
+                await press(pilot, "enter")
+                assert isinstance(app.screen, ValueScreen), typed
+                error = str(app.screen.query_one("#value-error").render())
+                assert words in error, (typed, error)
+                assert field.value == typed, "what was typed stays to be corrected"
+            assert app.studio.edits == ()
+            app.screen.query_one("#value").value = "1e308"
+            await press(pilot, "enter")
+            assert current_vote(app)[1] == 100.0
+            notes = [n.message for n in app._notifications]
+            assert any("1e+308 is above the maximum; set to 100" in n for n in notes), notes
+
+    run(body())
+
+
+def test_a_vote_with_weight_zero_is_shown_off():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            table = app.query_one("#votes")
+            assert table.render_line(0).text.startswith(" ●")
+            await press(pilot, "enter")
+            app.screen.query_one("#value").value = "0"
+            await press(pilot, "enter")
+            assert current_vote(app)[1:3] == (0.0, True)
+            assert table.render_line(0).text.startswith(" ○"), "0 turns the vote off"
+
+    run(body())
+
+
 def test_edits_survive_a_kill_and_are_restored(tmp_path):
     session = tmp_path / "s.json"
 

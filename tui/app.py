@@ -296,20 +296,23 @@ class RapStudioApp(FitFlow, App):
             self._changed(self.studio.redo())
 
     def on_value_requested(self, message: ValueRequested) -> None:
-        from rap_core.edits import Edit
+        """Ask for the number; the dialog checks it (and stays open until it is valid), a
+        clamped value is announced, then the edit is applied."""
+        from functools import partial
 
-        def done(value: float | None) -> None:
-            if value is None:
+        from rap_core.edits import Edit, parse_value
+
+        def done(answer: tuple[float, str | None] | None) -> None:
+            if answer is None:
                 return
-            try:
-                edit = Edit(message.kind, message.feature, value)
-            except RapError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            self._apply(edit)
+            value, note = answer
+            if note:
+                self.notify(note, severity="warning")
+            self._apply(Edit(message.kind, message.feature, value))
 
         if self._editable():
-            self.push_screen(ValueScreen(message.prompt, message.current), done)
+            check = partial(parse_value, message.kind)
+            self.push_screen(ValueScreen(message.prompt, message.current, check), done)
 
     def action_toggle_layout(self) -> None:
         if self.studio is None:

@@ -28,17 +28,22 @@ def steady_inputs(screen) -> None:
             field.cursor_blink = False
 
 
-class ValueScreen(ModalScreen[float | None]):
-    """One number: a vote weight, K or m. `enter` accepts, `escape` cancels."""
+class ValueScreen(ModalScreen[tuple[float, str | None] | None]):
+    """One number: a vote weight, K or m. `enter` accepts, `escape` cancels.
+
+    `check(text)` returns (value, a note when it was clamped) or raises RapError; every invalid
+    value (empty, not a number, nan, inf, out of range) is said under the field, in plain words,
+    and the dialog stays open with what was typed. The dialog returns (value, note)."""
 
     AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, prompt: str, current: float) -> None:
+    def __init__(self, prompt: str, current: float, check) -> None:
         super().__init__()
         self.prompt = prompt
         self.current = current
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -50,12 +55,14 @@ class ValueScreen(ModalScreen[float | None]):
         steady_inputs(self)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        from rap_core.errors import RapError
+
         try:
-            value = float(event.value)
-        except ValueError:
-            self.query_one("#value-error", Label).update(Text(f"not a number: {event.value!r}"))
+            answer = self.check(event.value)
+        except RapError as exc:
+            self.query_one("#value-error", Label).update(Text(str(exc)))
             return
-        self.dismiss(value)
+        self.dismiss(answer)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -98,10 +98,9 @@ class VoteTable(ScrollView, can_focus=True):
     # -- painting ---------------------------------------------------------------------------
     def _line(self, i: int, width: int, at_cursor: int) -> Strip:
         rule, ranges = self._studio.rule, self._studio.ranges
-        on = bool(rule.enabled[i])
-        enabled = on and float(rule.weight[i]) > 0  # GLOSSARY: on and weight > 0
+        enabled = bool(rule.enabled[i]) and float(rule.weight[i]) > 0  # GLOSSARY: enabled
         span = format_range(float(ranges.rmin[i]), float(ranges.rmax[i]))
-        text = (f" {'●' if on else '○'}  {rule.features[i].ljust(self.name_width)} "
+        text = (f" {'●' if enabled else '○'}  {rule.features[i].ljust(self.name_width)} "
                 f"{span.ljust(self.range_width)} "
                 f"{('inside' if rule.sign[i] > 0 else 'outside').ljust(7)} "
                 f"{float(rule.weight[i]):7.2f}")
