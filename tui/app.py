@@ -328,23 +328,24 @@ class RapStudioApp(FitFlow, App):
 
     # -- status -----------------------------------------------------------------------------
     def _status(self) -> None:
-        left = Text()
-        left.append("RAP Studio", style="bold")
+        """Rewrite the status line for the current width (tui.status_line: the save state is
+        never cut; the data's description shortens first)."""
+        from tui.status_line import status_text
+
         # While a fit runs its progress needs the room (80 columns): the data is named again
         # once it is done.
         fitting = self.state in ("fitting", "provisional") and self.size.width < 120
-        if self.dataset is not None and not fitting:
-            d = self.dataset
-            left.append(f" · {d.name} · {d.n_rows} rows · {d.n_features} features")
+        d = self.dataset if not fitting else None
+        fit, fit_style = None, ""
         right = Text()
         studio = self.studio
         if self.state == "fitting" or (self.state in ("provisional", "loading")
                                        and self.fit_status):
-            left.append(" · " + self._fit_status_text(), style="yellow")
+            fit, fit_style = self._fit_status_text(), "yellow"
         elif studio is not None and studio.fit is not None:
             n = len(studio.edits)
             k = len(studio.fitted_rule.votes())  # the votes shown, whatever the polish chose
-            left.append(f" · fit k={k}" if studio.fit.adopted else f" · fit L1 k={k}")
+            fit = f"fit k={k}" if studio.fit.adopted else f"fit L1 k={k}"
             if n:
                 right.append(f" · ● {n} edit{'s' if n != 1 else ''}", style="bold yellow")
             else:
@@ -356,12 +357,10 @@ class RapStudioApp(FitFlow, App):
             right.append(" · read-only", style="bold red")
         status = self.query_one("#status", Static)
         width = status.content_size.width or max(0, self.size.width - 2)
-        if right.cell_len:
-            room = width - right.cell_len
-            if left.cell_len > room:
-                left.truncate(max(0, room), overflow="ellipsis")
-            left.append_text(right)
-        status.update(left, layout=False)
+        status.update(status_text(
+            name=None if d is None else d.name, rows=0 if d is None else d.n_rows,
+            features=0 if d is None else d.n_features, fit=fit, fit_style=fit_style,
+            right=right, width=width), layout=False)
 
     def _save_label(self, n_edits: int) -> Text | None:
         """What the session file holds, in a few words (None when there is nothing to say)."""

@@ -20,6 +20,27 @@ from tui.widgets.vote_table import VoteTable, header_line
 
 WHICH = ("fitted", "previous", "current")
 MAX_SENTENCE = 400
+SENTENCE_LINES = 3  # the height of #rule-text in app.tcss
+
+
+def fit_lines(text: Text, width: int, lines: int, console) -> Text:
+    """`text` wrapped at word boundaries into at most `lines` lines of `width` cells; when it is
+    longer, the last line ends at a whole word with " …" (the votes table lists every vote)."""
+    wrapped = text.wrap(console, max(width, 8))
+    if len(wrapped) <= lines:
+        return Text("\n").join(wrapped)
+    kept = list(wrapped[:lines])
+    last = kept[-1]
+    plain = last.plain.rstrip()
+    room = max(width, 8) - 2
+    cut = len(plain) if len(plain) <= room else plain.rfind(" ", 0, room + 1)
+    if cut <= 0:
+        cut = min(len(plain), room)
+    last = last[:cut]
+    last.rstrip()
+    last.append(" …", style="bold")
+    kept[-1] = last
+    return Text("\n").join(kept)
 
 
 def metrics_table(metrics: dict, *, provisional: bool = False) -> Text:
@@ -59,6 +80,11 @@ class RulesPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._order: list[int] = []
+        self._studio = None
+
+    def on_resize(self) -> None:
+        if self._studio is not None:  # the sentence is wrapped for the width
+            self._refresh_text(self._studio)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rule-text")
@@ -70,6 +96,7 @@ class RulesPane(Vertical):
 
     def load(self, studio) -> None:
         """Fill the table for a new rule (a new Studio): fixed row order, cursor at the top."""
+        self._studio = studio
         rule = studio.rule
         fitted = [i for i, *_ in studio.fitted_rule.votes()]
         rest = [i for i in range(rule.n_features) if i not in set(fitted)]
@@ -101,7 +128,9 @@ class RulesPane(Vertical):
         lead = header[:-len(k_m)]
         head = Text.assemble((lead, "bold" if studio.fit is None or studio.fit.adopted
                               else "bold yellow"), (f"{k_m}: ", "cyan"), sentence)
-        self.query_one("#rule-text", Static).update(head, layout=False)
+        box = self.query_one("#rule-text", Static)
+        box.update(fit_lines(head, box.content_size.width or max(20, self.size.width - 2),
+                             SENTENCE_LINES, self.app.console), layout=False)
         parts = ("held_out", "train") if studio.has_held_out else ("train",)
         metrics = {(which, part): studio.metrics(which, part)
                    for which in WHICH for part in parts}
