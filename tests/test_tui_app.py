@@ -355,16 +355,63 @@ def test_export_asks_before_overwriting(tmp_path):
             await ready(app, pilot)
             await _export_via_modal(pilot, out)
             assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("n")
+            await press(pilot, "n")
             await app.workers.wait_for_complete()
             assert out.read_bytes() == b"keep me"
-            await _export_via_modal(pilot, out)
+            assert isinstance(app.screen, ExportScreen), "no keeps the dialog and the path"
+            assert app.screen.query_one("#export-path").value == str(out)
+            assert "not overwritten" in str(app.screen.query_one("#export-error").render())
+            await press(pilot, "enter")
             assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("y")
+            await press(pilot, "y")
             await app.workers.wait_for_complete()
-            await pilot.pause()
+            await press(pilot)
             assert isinstance(app.screen, MessageScreen)
         assert out.read_bytes() != b"keep me"
+
+    run(body())
+
+
+def test_export_asks_before_creating_a_directory_and_leads_on(tmp_path):
+    out = tmp_path / "new" / "dir" / "p.pt"
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(app, pilot)
+            await _export_via_modal(pilot, out)
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "does not exist. Create it?" in str(app.screen.query_one("#question").render())
+            await press(pilot, "n")
+            assert not (tmp_path / "new").exists(), "nothing is created without a yes"
+            assert isinstance(app.screen, ExportScreen)
+            await press(pilot, "enter")
+            await press(pilot, "y")
+            await app.workers.wait_for_complete()
+            await press(pilot)
+            assert out.exists() and isinstance(app.screen, MessageScreen)
+            body_text = str(app.screen.query_one("#message-body").render())
+            assert str(out.resolve()) in body_text, "the absolute path"
+            assert "python dev/train_rap.py --prior" in body_text and "base_train" in body_text
+
+    run(body())
+
+
+def test_a_refused_export_keeps_the_dialog_and_the_typed_path(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    target = locked / "p.pt"
+    target.mkdir()  # a directory where the file would go: refused whoever runs the test
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await _export_via_modal(pilot, target)
+            assert isinstance(app.screen, ExportScreen)
+            assert app.screen.query_one("#export-path").value == str(target)
+            error = str(app.screen.query_one("#export-error").render())
+            assert "is a directory" in error and "--out" not in error, error
 
     run(body())
 

@@ -40,7 +40,7 @@ from textual.widgets import Footer, Static, Tab, Tabs
 from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
 from tui.fitting import FitFlow
-from tui.messages import EditRequested, ExportChoice, ValueRequested
+from tui.messages import EditRequested, ExportChoice, ExportRequested, ValueRequested
 from tui.screens.modals import (
     ConfirmScreen,
     ErrorScreen,
@@ -396,24 +396,57 @@ class RapStudioApp(FitFlow, App):
             self.notify("export opens when the fit has finished", severity="warning")
             return
         self.push_screen(ExportScreen(self.export_path, self.studio.layout,
-                                      layouts=self.studio.layouts()), self._export_chosen)
+                                      layouts=self.studio.layouts()))
 
-    def _export_chosen(self, choice: ExportChoice | None) -> None:
-        if choice is None:
+    def on_export_requested(self, message: ExportRequested) -> None:
+        """The dialog's choice: ask before creating a directory or replacing a file, then
+        write. Every refusal is shown in the dialog, which keeps what was typed."""
+        from rap_core.atomic import check_output_path
+
+        dialog, choice = self.screen, message.choice
+        if not isinstance(dialog, ExportScreen):
             return
         self.export_path = choice.text
+        try:
+            check_output_path(choice.path, inputs=(self.studio.dataset.path,))
+        except RapError as exc:
+            dialog.show_error(str(exc))
+            return
+        missing = _missing_directory(choice.path)
 
-        def confirmed(yes: bool | None) -> None:
+        def overwrite_answered(yes: bool | None) -> None:
             if yes:
-                self._export_now(choice)
+                self._export_now(dialog, choice)
+            else:
+                dialog.show_error("not overwritten; give another file name, or escape")
 
-        if choice.path.exists():
-            self.push_screen(ConfirmScreen(f"{short_path(choice.path)} exists. Overwrite it?"),
-                             confirmed)
+        def create_answered(yes: bool | None) -> None:
+            if not yes:
+                dialog.show_error(f"{short_path(missing)} does not exist; give another place, "
+                                  f"or answer yes to create it")
+                return
+            try:
+                missing.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                dialog.show_error(f"cannot create {short_path(missing)}: "
+                                  f"{exc.strerror or exc}; choose another place")
+                return
+            ask_or_write()
+
+        def ask_or_write() -> None:
+            if choice.path.exists():
+                self.push_screen(ConfirmScreen(f"{short_path(choice.path)} exists. "
+                                               f"Overwrite it?"), overwrite_answered)
+            else:
+                self._export_now(dialog, choice)
+
+        if missing is not None:
+            self.push_screen(ConfirmScreen(f"The directory {short_path(missing)} does not "
+                                           f"exist. Create it?"), create_answered)
         else:
-            self._export_now(choice)
+            ask_or_write()
 
-    def _export_now(self, choice: ExportChoice) -> None:
+    def _export_now(self, dialog: ExportScreen, choice: ExportChoice) -> None:
         """Snapshot the studio here, on the UI thread, then build and write in a worker: the
         snapshot is immutable, so editing on while the file is written cannot race it."""
         from rap_core.export import export_source
@@ -421,26 +454,29 @@ class RapStudioApp(FitFlow, App):
         try:
             source = export_source(self.studio, choice.layout)
         except RapError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
+            dialog.show_error(str(exc))
             return
-        self._export(source, choice)
+        dialog.show_progress("writing…")
+        self._export(source, choice, dialog)
 
     @work(thread=True, exclusive=True, group="export")
-    def _export(self, source, choice: ExportChoice) -> None:
+    def _export(self, source, choice: ExportChoice, dialog: ExportScreen) -> None:
         from rap_core.export import export_prior
 
         try:
             result = export_prior(source, choice.path, alpha_init=choice.alpha_init)
         except RapError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+            self.call_from_thread(dialog.show_error, str(exc))
         except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
-            self.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
+            message = " ".join(f"export failed: {type(exc).__name__}: {exc}".split())
+            self.call_from_thread(dialog.show_error, message)
         else:
-            body = (f"path    {short_path(result.path)}\n"
-                    f"shape   {result.shape[0]} × {result.shape[1]} ({result.layout})\n"
-                    f"alpha   {result.alpha_init:g}\n"
-                    f"sha256  {result.bias_sha256}")
-            self.call_from_thread(self.push_screen, MessageScreen("Exported", body))
+            self.call_from_thread(self._exported, dialog, result)
+
+    def _exported(self, dialog: ExportScreen, result) -> None:
+        if self.screen is dialog:
+            dialog.dismiss(None)
+        self.push_screen(MessageScreen("Exported", export_summary(result)))
 
     # -- help, palette, quitting ------------------------------------------------------------
     def action_help(self) -> None:
@@ -554,3 +590,25 @@ class RapStudioApp(FitFlow, App):
                 if self.studio is not None and self.studio.session_path is not None:
                     self.studio.flush(timeout=1.0)
             access.release()
+
+
+def _missing_directory(path: Path) -> Path | None:
+    """The directory that would have to be created for `path` (None when its parent exists)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    return None if parent.exists() else parent
+
+
+def export_summary(result) -> str:
+    """What an export wrote, and what to do with it next (train, patch nanochat, inspect)."""
+    path = str(Path(result.path).resolve())
+    return (f"path    {path}\n"
+            f"shape   {result.shape[0]} × {result.shape[1]} ({result.layout})\n"
+            f"alpha   {result.alpha_init:g}\n"
+            f"sha256  {result.bias_sha256}\n"
+            f"\n"
+            f"next:\n"
+            f"  rap inspect {path}\n"
+            f"  python dev/train_rap.py --prior {path}\n"
+            f"  nanochat: python dev/patch_nanochat.py CHECKOUT, then in it\n"
+            f"    NANOCHAT_RAP_PRIOR={path} torchrun -m scripts.base_train\n"
+            f"  (docs/NANOCHAT.md)")

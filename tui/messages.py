@@ -44,6 +44,15 @@ class SortRequested(Message):
         self.reverse = reverse
 
 
+class ExportRequested(Message):
+    """Export with this choice. The dialog stays open until the app reports back: a refusal is
+    shown in it, with the typed path kept (`ExportScreen.show_error`); success closes it."""
+
+    def __init__(self, choice: ExportChoice) -> None:
+        super().__init__()
+        self.choice = choice
+
+
 @dataclass(frozen=True)
 class ExportChoice:
     """What the export dialog returns: where, in which layout, with which initial gate."""

@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from nanochat.artifact_spec import DEFAULT_ALPHA_INIT, LAYOUTS
 from tui.actions import help_rows
-from tui.messages import ExportChoice
+from tui.messages import ExportChoice, ExportRequested
 
 
 def steady_inputs(screen) -> None:
@@ -118,8 +118,11 @@ class FormScreen(ModalScreen):
 
 
 class ExportScreen(FormScreen):
-    """Path, layout and alpha_init for the artifact; returns an ExportChoice, or None when
-    cancelled."""
+    """Path, layout and alpha_init for the artifact.
+
+    Submitting posts `ExportRequested` and keeps the dialog open: the app asks about a missing
+    directory or an existing file, writes in a worker, and then closes the dialog, or shows
+    why it could not write (`show_error`) with everything typed still there to correct."""
 
     AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
 
@@ -163,7 +166,23 @@ class ExportScreen(FormScreen):
             error.update(Text(f"alpha_init must be a number, got {alpha_text!r}"))
             return
         layout = self.query_one("#export-layout", Select).value
-        self.dismiss(ExportChoice(Path(path).expanduser(), path, str(layout), alpha))
+        if self.busy:
+            return
+        error.update("")
+        self.post_message(ExportRequested(ExportChoice(Path(path).expanduser(), path,
+                                                       str(layout), alpha)))
+
+    busy = False  # an export from this dialog is being written
+
+    def show_error(self, message: str) -> None:
+        """The app could not export: say why under the fields; the dialog stays open."""
+        self.busy = False
+        self.query_one("#export-error", Label).update(Text(message))
+        self.query_one("#export-path", Input).focus()
+
+    def show_progress(self, message: str) -> None:
+        self.busy = True
+        self.query_one("#export-error", Label).update(Text(message, style="dim"))
 
 class FitOptionsScreen(FormScreen):
     """The fit options a refit may change: solver, Cs, cv, K and backend.
