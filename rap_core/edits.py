@@ -131,16 +131,6 @@ class Edit:
             raise RapError(f"edit {self.kind!r} applies to the whole rule, not to a feature")
         object.__setattr__(self, "value", normalise_value(self.kind, self.value))
 
-    def describe(self) -> str:
-        """One line for a history list: "V3_t2 weight 1.5", "m = 2"."""
-        if self.kind == "weight":
-            return f"{self.feature} weight {self.value:g}"
-        if self.kind == "enable":
-            return f"{self.feature} {'on' if self.value else 'off'}"
-        if self.kind == "sign":
-            return f"{self.feature} votes {'inside' if self.value > 0 else 'outside'}"
-        return f"{self.kind} = {self.value:g}"
-
     def to_json(self) -> dict:
         return {"kind": self.kind, "feature": self.feature, "value": self.value}
 

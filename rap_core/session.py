@@ -18,10 +18,11 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from nanochat.artifact_spec import LAYOUTS
 from rap_core.atomic import write_text_atomic
 from rap_core.edits import Edit
 from rap_core.errors import RapError
@@ -30,12 +31,36 @@ from rap_core.jsonfile import CorruptJSON, read_json_file
 SESSION_FORMAT = "rap-session"
 SESSION_VERSION = 1
 MAX_SESSION_BYTES = 16 << 20  # a session of 100,000 edits is ~6 MB
+MAX_NOTE = 500  # characters of a note on an edit
 _HEX = re.compile(r"[0-9a-f]{1,64}\Z")
 
 
 @dataclass(frozen=True)
+class Stamp:
+    """When an edit was made and the user's note on it (the history view shows both)."""
+
+    time: str | None = None  # ISO 8601, UTC, seconds
+    note: str = ""
+
+    @classmethod
+    def now(cls) -> Stamp:
+        return cls(datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def json_fields(self) -> dict:
+        out: dict = {}
+        if self.time is not None:
+            out["time"] = self.time
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True)
 class Session:
-    """What a session file holds (edits oldest first; redo: the next edit to redo last)."""
+    """What a session file holds (edits oldest first; redo: the next edit to redo last).
+
+    `stamps` / `redo_stamps` run parallel to `edits` / `redo` (empty: no times or notes, as in
+    files written before they existed); `layout` is the prior layout last shown."""
 
     data_sha256: str
     target: str
@@ -45,6 +70,15 @@ class Session:
     redo: tuple[Edit, ...] = field(default=())
     saved_at: str | None = None
     split: dict | None = None  # rap_core.split.Split.describe(): the rows the fit saw
+    stamps: tuple[Stamp, ...] = field(default=())
+    redo_stamps: tuple[Stamp, ...] = field(default=())
+    layout: str | None = None
+
+    def stamp(self, i: int) -> Stamp:
+        return self.stamps[i] if i < len(self.stamps) else Stamp()
+
+    def redo_stamp(self, i: int) -> Stamp:
+        return self.redo_stamps[i] if i < len(self.redo_stamps) else Stamp()
 
     def to_json(self) -> dict:
         return {
@@ -55,8 +89,11 @@ class Session:
             "fit_params": self.fit_params,
             "statistic": self.statistic,
             "split": self.split,
-            "edits": [e.to_json() for e in self.edits],
-            "redo": [e.to_json() for e in self.redo],
+            "layout": self.layout,
+            "edits": [{**e.to_json(), **self.stamp(i).json_fields()}
+                      for i, e in enumerate(self.edits)],
+            "redo": [{**e.to_json(), **self.redo_stamp(i).json_fields()}
+                     for i, e in enumerate(self.redo)],
             "saved_at": self.saved_at,
         }
 
@@ -74,9 +111,8 @@ def default_session_path(data_sha256: str) -> Path:
 
 def save_session(path: str | os.PathLike, session: Session) -> Path:
     """Write `session` atomically (temp + fsync + rename); returns the path."""
-    stamped = Session(session.data_sha256, session.target, session.fit_params,
-                      session.statistic, tuple(session.edits), tuple(session.redo),
-                      datetime.now(UTC).isoformat(timespec="seconds"), session.split)
+    stamped = replace(session, edits=tuple(session.edits), redo=tuple(session.redo),
+                      saved_at=datetime.now(UTC).isoformat(timespec="seconds"))
     text = json.dumps(stamped.to_json(), indent=1, ensure_ascii=False) + "\n"
     try:
         return write_text_atomic(path, text)
@@ -125,6 +161,11 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
             raise RapError("split must be an object")
         edits = tuple(_edits(data.get("edits", []), "edits"))
         redo = tuple(_edits(data.get("redo", []), "redo"))
+        stamps = tuple(_stamps(data.get("edits", [])))
+        redo_stamps = tuple(_stamps(data.get("redo", [])))
+        layout = data.get("layout")
+        if layout is not None and layout not in LAYOUTS:
+            raise RapError(f"layout must be one of {', '.join(LAYOUTS)}")
     except KeyError as exc:
         raise RapError(f"session {name} lacks the field {exc.args[0]!r}") from None
     except (TypeError, ValueError, OverflowError) as exc:
@@ -138,13 +179,27 @@ def load_session(path: str | os.PathLike, features=None) -> Session:
             if edit.feature is not None and edit.feature not in known:
                 raise RapError(f"session {name} edits feature {edit.feature!r}, which this "
                                f"data does not have; open the data it was made for")
-    return Session(sha, target, fit_params, statistic, edits, redo, data.get("saved_at"), split)
+    return Session(sha, target, fit_params, statistic, edits, redo, data.get("saved_at"), split,
+                   stamps, redo_stamps, layout)
 
 
 def _edits(items, field_name: str) -> list[Edit]:
     if not isinstance(items, list):
         raise RapError(f"{field_name} must be a list")
     return [Edit.from_json(item) for item in items]
+
+
+def _stamps(items) -> list[Stamp]:
+    """The time and note of each edit object (both optional; checked like any input)."""
+    out = []
+    for item in items:
+        time_, note = item.get("time"), item.get("note", "")
+        if time_ is not None and (not isinstance(time_, str) or len(time_) > 40):
+            raise RapError("an edit's time must be an ISO date string")
+        if not isinstance(note, str) or len(note) > MAX_NOTE:
+            raise RapError(f"an edit's note must be text of at most {MAX_NOTE} characters")
+        out.append(Stamp(time_, note))
+    return out
 
 
 def check_fingerprint(session: Session, data_sha256: str, path: str | os.PathLike) -> None:

@@ -25,7 +25,7 @@ Design choices:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,22 +40,45 @@ from rap_core.ranges import indicators as compute_indicators
 from rap_core.ranges import inside_rates, split_feature_name
 from rap_core.rules import Rule, provisional_rule, rule_from_fit
 from rap_core.rules import rule_text as render_rule_text
-from rap_core.session import Session, SessionWriter, check_fingerprint, load_session
+from rap_core.session import (
+    MAX_NOTE,
+    Session,
+    SessionWriter,
+    Stamp,
+    check_fingerprint,
+    load_session,
+)
 from rap_core.session import save_session as write_session
 from rap_core.split import dataset_split, train_dataset
 from rap_core.statistic import DEFAULT_STATISTIC, CoactivationCounts
 
-__all__ = ["SAME", "Change", "RuleMetrics", "Studio"]
+__all__ = ["SAME", "Change", "RuleMetrics", "Step", "Studio"]
 
 SAME = "same"  # `autosave=SAME`: edits autosave to the session file they were replayed from
 
 
 @dataclass(frozen=True)
 class _Entry:
-    """One applied edit and what it overwrote (for an exact undo)."""
+    """One applied edit, what it overwrote (for an exact undo), when, and the user's note."""
 
     edit: Edit
     before: object
+    stamp: Stamp
+    rule: Rule  # the rule after this edit (the history view measures it)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the history: an edit, its time and note, and the rule it produced.
+
+    `position` is how many edits are applied at that point (1 for the first edit); `done`
+    says whether it is applied now (False: it is on the redo side)."""
+
+    position: int
+    edit: Edit
+    stamp: Stamp
+    rule: Rule
+    done: bool
 
 
 class _Engine:
@@ -130,7 +153,7 @@ class Studio:
                            f"there would destroy the data; give another --session path")
         self.restored_edits = 0
         self._undo: list[_Entry] = []
-        self._redo: list[Edit] = []
+        self._redo: list[tuple[Edit, Stamp]] = []  # the next edit to redo last
         self._dirty = False
         self._writer = SessionWriter()
         self._metrics_cache: dict[tuple[int, str], tuple[Rule, RuleMetrics]] = {}
@@ -193,9 +216,11 @@ class Studio:
             return
         session = load_session(path, self.dataset.features)
         check_fingerprint(session, self.dataset.sha256, path)
-        for edit in session.edits:
-            self._apply(edit)
-        self._redo = list(session.redo)
+        for i, edit in enumerate(session.edits):
+            self._apply(edit, session.stamp(i))
+        self._redo = [(edit, session.redo_stamp(i)) for i, edit in enumerate(session.redo)]
+        if session.layout is not None and session.layout in self.layouts():
+            self._prior.set_layout(session.layout)
         self.restored_edits = len(session.edits)
         self.previous_rule = self.rule
         self._dirty = False  # the file already holds these edits
@@ -211,17 +236,88 @@ class Studio:
     def undo(self) -> Change | None:
         if not self._undo:
             return None
-        entry = self._undo.pop()
-        change = self._set_rule(restore(self.rule, entry.edit, entry.before), entry.edit)
-        self._redo.append(entry.edit)
+        change = self._undo_one()
         self._autosave()
         return change
 
     def redo(self) -> Change | None:
         if not self._redo:
             return None
-        change = self._apply(self._redo.pop())
+        change = self._apply(*self._redo.pop())
         self._autosave()
+        return change
+
+    def _undo_one(self) -> Change:
+        entry = self._undo.pop()
+        change = self._set_rule(restore(self.rule, entry.edit, entry.before), entry.edit)
+        self._redo.append((entry.edit, entry.stamp))
+        return change
+
+    def goto(self, position: int) -> Change | None:
+        """Undo or redo until `position` edits are applied (0: the fitted rule); one autosave.
+        The Change covers every step; None when already there."""
+        total = len(self._undo) + len(self._redo)
+        if not 0 <= position <= total:
+            raise RapError(f"history position {position} is out of range 0..{total}")
+        change = None
+        while len(self._undo) > position:
+            step = self._undo_one()
+            change = step if change is None else change.merge(step)
+        while len(self._undo) < position:
+            step = self._apply(*self._redo.pop())
+            change = step if change is None else change.merge(step)
+        if change is not None:
+            self._autosave()
+        return change
+
+    def history(self) -> list[Step]:
+        """Every edit, applied ones first (oldest first), then those redo would apply."""
+        steps = [Step(n, entry.edit, entry.stamp, entry.rule, True)
+                 for n, entry in enumerate(self._undo, start=1)]
+        rule, n = self.rule, len(self._undo)
+        for edit, stamp in reversed(self._redo):
+            rule, n = apply_edit(rule, edit), n + 1
+            steps.append(Step(n, edit, stamp, rule, False))
+        return steps
+
+    def set_note(self, position: int, note: str) -> None:
+        """Attach a note to the edit at `position` (1 = the first edit); autosaves."""
+        note = " ".join(str(note).split())
+        if len(note) > MAX_NOTE:
+            raise RapError(f"a note is at most {MAX_NOTE} characters; this one has {len(note)}")
+        applied = len(self._undo)
+        if 1 <= position <= applied:
+            entry = self._undo[position - 1]
+            self._undo[position - 1] = replace(entry, stamp=replace(entry.stamp, note=note))
+        elif applied < position <= applied + len(self._redo):
+            i = len(self._redo) - (position - applied)
+            edit, stamp = self._redo[i]
+            self._redo[i] = (edit, replace(stamp, note=note))
+        else:
+            raise RapError(f"no edit at history position {position}")
+        self._dirty = True
+        self._autosave()
+
+    def replay(self, path: Path) -> Change | None:
+        """Apply the edits of another session file (made on other data whose feature names
+        match) as new, undoable edits. Refused with one line naming the missing features."""
+        session = load_session(path)
+        known = set(self.dataset.features)
+        missing = sorted({e.feature for e in session.edits
+                          if e.feature is not None and e.feature not in known})
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more"
+                                              if len(missing) > 5 else "")
+            raise RapError(f"cannot replay {Path(path).name}: this data has no feature "
+                           f"{shown}; replay it on data with those columns")
+        change = None
+        for i, edit in enumerate(session.edits):
+            stamp = replace(Stamp.now(), note=session.stamp(i).note)
+            step = self._apply(edit, stamp)
+            change = step if change is None else change.merge(step)
+        if change is not None:
+            self._redo.clear()
+            self._autosave()
         return change
 
     @property
@@ -237,12 +333,12 @@ class Studio:
     def can_redo(self) -> bool:
         return bool(self._redo)
 
-    def _apply(self, edit: Edit) -> Change:
+    def _apply(self, edit: Edit, stamp: Stamp | None = None) -> Change:
         if not isinstance(edit, Edit):
             raise RapError(f"not an edit: {edit!r}")
         before = vote_state(self.rule, edit)
         change = self._set_rule(apply_edit(self.rule, edit), edit)
-        self._undo.append(_Entry(edit, before))
+        self._undo.append(_Entry(edit, before, stamp or Stamp.now(), self.rule))
         return change
 
     def _set_rule(self, new: Rule, edit: Edit) -> Change:
@@ -294,6 +390,14 @@ class Studio:
                                if key[0] in live}
         self._metrics_cache[(id(rule), rows)] = (rule, result)
         return result
+
+    def evaluate(self, rule: Rule, rows: str = "held_out") -> RuleMetrics:
+        """Metrics of any rule of this data (a history step's) on "held_out" (the default,
+        when there are held-out rows) or "train" rows; O(k n), uncached."""
+        engine = self._engine.held_out if rows == "held_out" else self._engine.metrics
+        if rows not in ("held_out", "train"):
+            raise RapError(f"unknown rows {rows!r}; use held_out or train")
+        return (engine or self._engine.metrics).evaluate(rule)
 
     def j_curve(self, rows: str = "held_out") -> np.ndarray:
         """Youden's J of the fit's top-k rules, k = 1..len (empty before the fit).
@@ -367,8 +471,13 @@ class Studio:
         return tuple(self._prior.labels)
 
     def set_layout(self, layout: str) -> Change:
-        """Show the prior in another layout (a view choice: not an edit, not in the undo log)."""
-        return self._prior.set_layout(layout)
+        """Show the prior in another layout (a view choice: not an edit, not in the undo log;
+        the session remembers it)."""
+        change = self._prior.set_layout(layout)
+        if not change.empty:
+            self._dirty = True
+            self._autosave()
+        return change
 
     def layouts(self) -> tuple[str, ...]:
         """The layouts this data supports: "lags" only when some feature name has a lag number."""
@@ -402,7 +511,11 @@ class Studio:
     def session(self) -> Session:
         fit_params = self.fit.params.to_dict() if self.fit is not None else None
         return Session(self.dataset.sha256, self.dataset.target, fit_params, self.statistic,
-                       self.edits, tuple(self._redo), split=self.split_info())
+                       self.edits, tuple(edit for edit, _ in self._redo),
+                       split=self.split_info(),
+                       stamps=tuple(entry.stamp for entry in self._undo),
+                       redo_stamps=tuple(stamp for _, stamp in self._redo),
+                       layout=self.layout)
 
     def split_info(self) -> dict | None:
         """The split as sessions and artifacts record it (None: every row trains)."""

@@ -167,11 +167,11 @@ def test_autosave_writes_every_edit_and_reopening_replays_it(dataset, fit, tmp_p
         studio.apply(edit)
         studio.flush()  # autosave runs on a writer thread; flush waits for it
         saved = json.loads(path.read_text())
-        assert len(saved["edits"]) == n and saved["edits"][-1] == edit.to_json()
+        assert len(saved["edits"]) == n and Edit.from_json(saved["edits"][-1]) == edit
     studio.undo()
     studio.flush()
     saved = json.loads(path.read_text())
-    assert len(saved["edits"]) == 3 and saved["redo"] == [EDITS[3].to_json()]
+    assert len(saved["edits"]) == 3 and [Edit.from_json(e) for e in saved["redo"]] == [EDITS[3]]
 
     again = Studio.from_fit(dataset, fit, session_path=path)
     assert again.restored_edits == 3 and again.can_redo
@@ -277,3 +277,60 @@ def test_an_export_writes_the_rule_of_its_snapshot(dataset, fit, tmp_path):
     prior = torch.load(written.path, weights_only=True)
     assert prior["bias"].numpy().tobytes() == expected != studio.bias().tobytes()
     assert prior["source"]["edits"] == 1
+
+
+def test_history_lists_every_edit_with_its_rule_and_jumps_anywhere(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    for edit in EDITS[:4]:
+        studio.apply(edit)
+    rules = [step.rule for step in studio.history()]
+    assert [step.position for step in studio.history()] == [1, 2, 3, 4]
+    assert rules[-1].same_as(studio.rule) and all(step.done for step in studio.history())
+    change = studio.goto(1)
+    assert studio.edits == (EDITS[0],) and studio.rule.same_as(rules[0])
+    assert change.rule_changed and studio.can_redo
+    steps = studio.history()
+    assert [s.done for s in steps] == [True, False, False, False], "the rest is redo"
+    assert all(a.rule.same_as(b) for a, b in zip(steps, rules, strict=True))
+    studio.goto(4)
+    assert studio.rule.same_as(rules[-1]) and studio.goto(4) is None
+    studio.goto(0)
+    assert studio.edits == () and studio.rule.same_as(studio.fitted_rule)
+    with pytest.raises(RapError, match="out of range 0..4"):
+        studio.goto(5)
+
+
+def test_notes_times_and_layout_survive_a_reopen(dataset, fit, tmp_path):
+    path = tmp_path / "s.json"
+    studio = Studio.from_fit(dataset, fit, session_path=path)
+    studio.apply(EDITS[0])
+    studio.apply(EDITS[1])
+    studio.set_note(1, "  first   try ")
+    studio.undo()
+    studio.set_note(2, "the redo side keeps notes too")
+    studio.set_layout("lags")
+    studio.flush()
+    again = Studio.from_fit(dataset, fit, session_path=path)
+    steps = again.history()
+    assert [s.stamp.note for s in steps] == ["first try", "the redo side keeps notes too"]
+    assert steps[0].stamp.time is not None and steps[0].stamp.time.endswith("+00:00")
+    assert again.layout == "lags"
+    with pytest.raises(RapError, match="no edit at history position 3"):
+        again.set_note(3, "x")
+
+
+def test_a_session_replays_on_other_data_with_the_same_features(dataset, fit, tmp_path):
+    path = tmp_path / "s.json"
+    studio = Studio.from_fit(dataset, fit, session_path=path)
+    studio.apply(EDITS[0])
+    studio.set_note(1, "why")
+    studio.flush()
+    other = Studio.from_fit(dataset, fit)
+    change = other.replay(path)
+    assert other.edits == (EDITS[0],) and change.rule_changed
+    assert other.history()[0].stamp.note == "why"
+    renamed = tmp_path / "renamed.json"
+    text = path.read_text().replace('"A_t1"', '"Z_t9"').replace('"A_t0"', '"Z_t8"')
+    renamed.write_text(text)
+    with pytest.raises(RapError, match="this data has no feature Z_t"):
+        Studio.from_fit(dataset, fit).replay(renamed)

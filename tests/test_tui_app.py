@@ -265,6 +265,69 @@ def test_a_vote_with_weight_zero_is_shown_off():
     run(body())
 
 
+def test_history_jumps_to_any_point_and_keeps_notes(tmp_path):
+    from tui.screens.history import HistoryScreen
+    from tui.screens.modals import TextScreen
+
+    session = tmp_path / "s.json"
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(app, pilot)
+            await press(pilot, "plus", "plus", "f")
+            await press(pilot, "h")
+            assert isinstance(app.screen, HistoryScreen)
+            lines = app.screen.lines
+            assert [line.position for line in lines] == [0, 1, 2, 3]
+            assert lines[-1].current and lines[3].what.endswith("votes outside")
+            assert lines[0].what == "as fitted" and lines[0].j == pytest.approx(
+                app.studio.metrics("fitted").j)
+            await press(pilot, "up", "up")  # to edit 1
+            await press(pilot, "enter")
+            assert len(app.studio.edits) == 1 and app.studio.can_redo
+            assert [line.current for line in app.screen.lines] == [False, True, False, False]
+            assert not app.screen.lines[3].done, "later edits are on the redo side"
+            await press(pilot, "n")
+            assert isinstance(app.screen, TextScreen)
+            app.screen.query_one("#text").value = "too strong"
+            await press(pilot, "enter")
+            assert isinstance(app.screen, HistoryScreen)
+            assert app.screen.lines[1].note == "too strong"
+            await press(pilot, "escape")
+            assert not isinstance(app.screen, HistoryScreen)
+            await app.workers.wait_for_complete()
+            app.studio.flush()
+        saved = json.loads(session.read_text())
+        assert saved["edits"][0]["note"] == "too strong" and len(saved["redo"]) == 2
+
+    run(body())
+
+
+def test_replaying_a_session_of_other_columns_is_refused_in_the_dialog(tmp_path):
+    from tui.screens.modals import TextScreen
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"format": "rap-session", "version": 1, "data_sha256": "ab",
+                                 "target": "INDC", "edits": [
+                                     {"kind": "weight", "feature": "Q1_t0", "value": 2}]}))
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await press(pilot, "ctrl+o")
+            assert isinstance(app.screen, TextScreen)
+            app.screen.query_one("#text").value = str(other)
+            await press(pilot, "enter")
+            assert isinstance(app.screen, TextScreen), "a refusal keeps the dialog open"
+            error = str(app.screen.query_one("#text-error").render())
+            assert "this data has no feature Q1_t0" in error, error
+            assert app.studio.edits == ()
+
+    run(body())
+
+
 def test_edits_survive_a_kill_and_are_restored(tmp_path):
     session = tmp_path / "s.json"
 

@@ -51,6 +51,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("focus_filter", "slash", "Filter", "Filter features by name (opens Ranges)"),
     Action("toggle_layout", "l", "Layout", "Switch the prior layout: features / lags",
            footer=True),
+    Action("history", "h", "History",
+           "Every edit with its time and metrics: jump to any point, add a note"),
+    Action("replay", "ctrl+o", "Replay…",
+           "Apply the edits of another session file (same feature names) as new edits"),
     Action("quit", "ctrl+q", "Quit", "Save the session and quit", footer=True, priority=True),
 )
 

@@ -68,6 +68,44 @@ class ValueScreen(ModalScreen[tuple[float, str | None] | None]):
         self.dismiss(None)
 
 
+class TextScreen(ModalScreen[str | None]):
+    """One line of text (a note, a file path). `enter` accepts, `escape` cancels.
+
+    `check(text)` may raise RapError: its message shows under the field and the dialog stays
+    open with what was typed."""
+
+    AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, prompt: str, current: str = "", check=None) -> None:
+        super().__init__()
+        self.prompt, self.current, self.check = prompt, current, check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.prompt))
+            yield Input(value=self.current, id="text")
+            yield Label("", id="text-error", classes="error")
+
+    def on_mount(self) -> None:
+        steady_inputs(self)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        from rap_core.errors import RapError
+
+        if self.check is not None:
+            try:
+                self.check(event.value)
+            except RapError as exc:
+                self.query_one("#text-error", Label).update(Text(str(exc)))
+                return
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question; `y` / `n` answer it."""
 
