@@ -2,7 +2,7 @@
 
 `rap eval` (rap_core/evaluate.py) runs this module as a child process,
 
-    python -m nanochat.evaluation JOB.json
+    python -m rap_nanochat.evaluation JOB.json
 
 and reads one JSON line per event on stdout: ["start", key], ["eval", key, step, n_steps],
 ["done", key, result], ["error", message]. Each finished run is also written atomically to
@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nanochat.eval_settings import Settings
-from nanochat.gpt import GPT, GPTConfig
-from nanochat.rap_prior import make_prior, save_prior
-from nanochat.tabular_task import label_base, label_metrics, sequences, vocab_size
+from .eval_settings import Settings
+from .gpt import GPT, GPTConfig
+from .rap_prior import make_prior, save_prior
+from .tabular_task import label_base, label_metrics, sequences, vocab_size
 
 
 def load_split(path: str | os.PathLike) -> dict:

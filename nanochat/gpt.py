@@ -26,8 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nanochat.optim import MuonAdamW
-from nanochat.rap_attention import RapLayer, RapPrior, rap_attend
+from .optim import MuonAdamW
+from .rap_attention import RapLayer, RapPrior, rap_attend
 
 
 @dataclass
@@ -221,7 +221,7 @@ class GPT(nn.Module):
     @torch.inference_mode()
     def generate(self, tokens: list[int], max_tokens: int, temperature: float = 0.0, seed=42):
         """Greedy (or sampled) continuation through the KV cache; yields token ids."""
-        from nanochat.engine import KVCache
+        from .engine import KVCache
 
         device = self.get_device()
         cfg = self.config

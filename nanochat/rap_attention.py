@@ -47,7 +47,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nanochat.rap_prior import PriorFormatError, bias_sha256, check_alpha_init, load_prior
+from .rap_prior import PriorFormatError, bias_sha256, check_alpha_init, load_prior
 
 KERNELS = ("auto", "dense", "lowrank", "split", "flex")
 MAX_LOWRANK = 64      # above this rank the appended dims cost more than a dense mask
@@ -376,10 +376,11 @@ def allowed(q_start: int, q_len: int, k_len: int, window: int, device) -> torch.
 
 def _nanochat_flash():
     """nanochat's own `flash_attn` (FA3 on Hopper, its SDPA fallback elsewhere) when this module
-    runs inside a patched nanochat checkout; None in RAP Studio's copy. The unbiased part of a
-    biased call (everything past L) then runs the kernel nanochat would have run."""
+    runs inside a patched nanochat checkout; None in RAP Studio's copy (`rap_nanochat` has no
+    flash_attention module). The unbiased part of a biased call (everything past L) then runs the
+    kernel nanochat would have run. Relative: the checkout's neighbour, never a package by name."""
     try:
-        from nanochat.flash_attention import flash_attn
+        from .flash_attention import flash_attn
     except ImportError:
         return None
     return flash_attn
@@ -501,7 +502,7 @@ def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
     if kernel == "dense":
         return dense_attention(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window, q_start)
     if kernel == "flex":
-        from nanochat.rap_flex import flex_attention_rap
+        from .rap_flex import flex_attention_rap
         return flex_attention_rap(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window,
                                    q_start)
     if kernel == "split" and q_start == 0 and q_len == k_len and prior.size < q_len:
@@ -520,7 +521,7 @@ def _document_attention(q, k, v, rap: RapLayer, window: int):
     prior, alpha, docs = rap
     kernel = choose_kernel(prior, q, 0, k.size(1), docs)
     if kernel == "flex":
-        from nanochat.rap_flex import flex_attention_documents
+        from .rap_flex import flex_attention_documents
         return flex_attention_documents(q, k, v, prior.bias, docs, alpha, window)
     if kernel != "dense":
         raise ValueError(f"packed documents need the dense or flex kernel, not {kernel!r}")
@@ -531,7 +532,7 @@ def _biased_corner(q, k, v, rap: RapLayer, window: int, kernel: str, q_start: in
     prior, alpha, _ = rap
     q_len, k_len = q.size(1), k.size(1)
     if kernel == "flex":
-        from nanochat.rap_flex import flex_attention_rap
+        from .rap_flex import flex_attention_rap
         return flex_attention_rap(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window,
                                    q_start)
     if kernel == "dense":

@@ -3,8 +3,8 @@
 The plan (docs/EVIDENCE.md): one stratified split; for each training size, cutlass is fitted on
 that size's training rows only (cached), the Studio builds B with a query row, and each arm's
 prior is derived from it; then every (size, seed, arm) run trains in a child process
-(`python -m nanochat.evaluation`), so rap_core never imports torch. Finished runs are files under
-OUT/runs/<key>.json, keyed by everything that determines them (data, split, size, seed, arm,
+(`python -m nanochat.evaluation`), so rap_core never imports torch. Finished runs are files
+under OUT/runs/<key>.json, keyed by everything that determines them (data, split, size, seed, arm,
 prior hash, settings), so a re-run skips them and ctrl-c loses only the run in flight.
 """
 
