@@ -30,11 +30,11 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nanochat.gpt import GPT, GPTConfig  # noqa: E402
-from nanochat.rap_prior import PriorFormatError, check_alpha_init, load_prior  # noqa: E402
-from nanochat.tabular_task import label_metrics  # noqa: E402
 from rap_core.cli_parser import OneLineParser  # noqa: E402
 from rap_core.errors import RapError  # noqa: E402
+from rap_nanochat.gpt import GPT, GPTConfig  # noqa: E402
+from rap_nanochat.rap_prior import PriorFormatError, check_alpha_init, load_prior  # noqa: E402
+from rap_nanochat.tabular_task import label_metrics  # noqa: E402
 
 
 def load_rows(args) -> tuple[list[str], torch.Tensor, torch.Tensor]:

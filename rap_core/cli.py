@@ -211,8 +211,8 @@ def cmd_rules(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from nanochat.rap_prior import PriorFormatError, load_prior
     from rap_core.inspect import describe_prior
+    from rap_nanochat.rap_prior import PriorFormatError, load_prior
 
     try:
         prior = load_prior(args.file)

@@ -71,7 +71,7 @@ def layout_positions(layout) -> dict[str, int]:
 
 def build_artifact(studio, *, layout: str | None = None, alpha_init: float = 1.0) -> dict:
     """Assemble the validated artifact dict for the studio's current rule."""
-    from nanochat.rap_prior import PriorFormatError, check_alpha_init, make_prior
+    from rap_nanochat.rap_prior import PriorFormatError, check_alpha_init, make_prior
 
     try:
         alpha_init = check_alpha_init(alpha_init)
@@ -105,7 +105,7 @@ def export_prior(studio, path: str | Path, *, layout: str | None = None,
     The path is checked before the artifact is built (rap_core.atomic.check_output_path): never
     over the dataset or any of `inputs` (session, cache entry), never over a non-regular file.
     """
-    from nanochat.rap_prior import PriorFormatError, prior_bytes
+    from rap_nanochat.rap_prior import PriorFormatError, prior_bytes
 
     inputs = (studio.dataset.path, *inputs)
     target = check_output_path(path, inputs=inputs)

@@ -470,7 +470,7 @@ class Studio:
 
     def export(self, path: Path, *, layout: str | None = None,
                alpha_init: float = 1.0, inputs=()) -> ExportResult:
-        """Write the artifact via nanochat.rap_prior (torch imported here, not before); never
+        """Write the artifact via rap_nanochat.rap_prior (torch imported here, not before); never
         over the data, the session file or any of `inputs`."""
         from rap_core.export import export_prior
 

@@ -38,7 +38,7 @@ def test_core_module_imports_neither_textual_nor_torch(module):
 
 
 def test_nanochat_prior_format_needs_only_torch():
-    loaded = _loaded_after_import("import nanochat.rap_prior")
+    loaded = _loaded_after_import("import rap_nanochat.rap_prior")
     assert "torch" in loaded
     assert not any(name == "rap_core" or name.startswith("rap_core.") for name in loaded)
     assert "textual" not in loaded

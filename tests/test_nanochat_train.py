@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from nanochat.rap_prior import PriorFormatError
-from nanochat.testing import write_prior
+from rap_nanochat.rap_prior import PriorFormatError
+from rap_nanochat.testing import write_prior
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "dev" / "train_rap.py"
