@@ -38,7 +38,7 @@ import torch
 
 from .eval_settings import Settings
 from .gpt import GPT, GPTConfig
-from .rap_prior import make_prior, save_prior
+from .rap_prior import DEFAULT_ALPHA_INIT, make_prior, save_prior
 from .tabular_task import label_base, label_metrics, sequences, vocab_size
 
 
@@ -91,7 +91,7 @@ def train_run(split: dict, run: dict, settings: Settings, prior: str = "",
     val_idx, val_t = sequences(split["val_tokens"], split["val_y"], n_bins)
     test_idx, test_t = sequences(split["test_tokens"], split["test_y"], n_bins)
     frozen = run.get("gate") == "frozen"
-    alpha_init = float(run.get("alpha_init", 1.0))
+    alpha_init = float(run.get("alpha_init", DEFAULT_ALPHA_INIT))
     model = build_model(settings, train_idx.size(1), n_bins, prior, alpha_init, run["seed"])
     optimizer = model.setup_optimizer(gate_lr=0.0 if frozen else settings.gate_lr)
     rate = float(split["train_y"].double().mean())
@@ -178,7 +178,8 @@ def run_job(job: dict, send) -> None:
                 splits[split_path] = load_split(split_path)
             prior = ""
             if run.get("prior"):
-                prior = prior_artifact(run["prior"], tmp, float(run.get("alpha_init", 1.0)))
+                alpha_init = float(run.get("alpha_init", DEFAULT_ALPHA_INIT))
+                prior = prior_artifact(run["prior"], tmp, alpha_init)
             result = train_run(splits[split_path], run, settings, prior,
                                progress=lambda s, k=run["key"]: send(["eval", k, s,
                                                                       settings.steps]))

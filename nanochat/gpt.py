@@ -105,8 +105,11 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, config: GPTConfig):
-        """Shapes only: this may run under torch.device("meta"); init_weights() sets the data."""
+    def __init__(self, config: GPTConfig, rap_artifact: dict | None = None):
+        """Shapes only: this may run under torch.device("meta"); init_weights() sets the data.
+
+        `rap_artifact`: the prior file's contents when the caller already read and validated them
+        (dev/train_rap.py checks the labels first), so the file is not read again."""
         super().__init__()
         self.config = config
         self.window_sizes = self._compute_window_sizes(config)
@@ -117,7 +120,7 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.resid_lambdas = nn.Parameter(torch.ones(config.n_layer))
         self.x0_lambdas = nn.Parameter(torch.zeros(config.n_layer))
-        self.rap = RapPrior.from_config(config, self)  # None when config.rap_prior is ""
+        self.rap = RapPrior.from_config(config, self, rap_artifact)  # None: rap_prior ""
         self.rotary_seq_len = config.sequence_len * 10
         cos, sin = self._rotary(self.rotary_seq_len, config.n_embd // config.n_head)
         self.register_buffer("cos", cos, persistent=False)

@@ -48,6 +48,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .rap_prior import PriorFormatError, bias_sha256, check_alpha_init, load_prior
+from .rap_ranks import read_artifact
 
 KERNELS = ("auto", "dense", "lowrank", "split", "flex")
 MAX_LOWRANK = 64      # above this rank the appended dims cost more than a dense mask
@@ -141,18 +142,10 @@ def bos_from_env() -> int:
         raise PriorFormatError(f"${BOS_ENV}={value!r}: expected a token id (an integer)") from None
 
 
-def read_prior_header(path: str) -> dict:
-    """L, bias_sha256 and source of the prior at `path` (validated), read on the CPU even inside
-    a meta-device build."""
-    with torch.device("cpu"):
-        prior = load_prior(path)
-    return {"size": int(prior["bias"].shape[0]), "bias_sha256": prior["bias_sha256"],
-            "source": prior["source"]}
-
-
-def read_prior_size(path: str) -> int:
-    """L of the prior at `path` (validated)."""
-    return read_prior_header(path)["size"]
+def artifact_header(artifact: dict) -> dict:
+    """L, bias_sha256 and source of a validated artifact: what the config records."""
+    return {"size": int(artifact["bias"].shape[0]), "bias_sha256": artifact["bias_sha256"],
+            "source": artifact["source"]}
 
 
 class RapPrior(nn.Module):
@@ -166,13 +159,19 @@ class RapPrior(nn.Module):
     """
 
     def __init__(self, path: str, n_layer: int, n_head: int, *, size: int = 0,
-                 per_head: bool = False, alpha_init: float | None = None):
+                 per_head: bool = False, alpha_init: float | None = None,
+                 artifact: dict | None = None):
         super().__init__()
         self.path = str(path)
         # size > 0 means "rebuilding a trained model": the checkpoint will supply the bias, so a
         # moved or edited file is survivable (see init_weights).
         self.rebuilding = size > 0
-        self.header = {} if self.rebuilding else read_prior_header(self.path)
+        # The artifact is read and validated ONCE (every rank agreeing on it, rap_ranks.py), or
+        # handed in already validated; init_weights() copies its bias and lets it go.
+        if artifact is None and not self.rebuilding:
+            artifact = read_artifact(self.path)
+        self.artifact = artifact
+        self.header = {} if artifact is None else artifact_header(artifact)
         self.size = size if self.rebuilding else self.header["size"]
         # Bounded like the file's own alpha_init: a huge gate makes the logits (and the loss) inf.
         self.alpha_override = (None if alpha_init is None
@@ -192,13 +191,15 @@ class RapPrior(nn.Module):
         self.register_load_state_dict_post_hook(RapPrior._after_load)
 
     @classmethod
-    def from_config(cls, config, model: nn.Module | None = None) -> RapPrior | None:
+    def from_config(cls, config, model: nn.Module | None = None,
+                    artifact: dict | None = None) -> RapPrior | None:
         """The prior a GPTConfig asks for (None when off); records the path and L in the config.
 
         `config.rap_prior` None means "not given": $NANOCHAT_RAP_PRIOR decides, read now (when the
         model is built, never at import). The resolved path is written back, so the config saved
         with a checkpoint names its prior explicitly. Given `model`, a load hook on it lets a
         checkpoint without RAP keys drop an environment-supplied prior (see `drop_if_absent`).
+        `artifact`: the file's contents, already validated by the caller (not read again).
         """
         from_env = config.rap_prior is None
         if from_env:
@@ -206,7 +207,8 @@ class RapPrior(nn.Module):
         if not config.rap_prior:
             return None
         prior = cls(config.rap_prior, config.n_layer, config.n_head, size=config.rap_prior_len,
-                    per_head=config.rap_alpha_per_head, alpha_init=config.rap_alpha_init)
+                    per_head=config.rap_alpha_per_head, alpha_init=config.rap_alpha_init,
+                    artifact=artifact)
         prior.from_env = from_env
         bos = getattr(config, "rap_bos", -1)
         if bos is None:  # "not given": the environment decides, like rap_prior
@@ -225,11 +227,16 @@ class RapPrior(nn.Module):
 
     @torch.no_grad()
     def init_weights(self) -> None:
-        """Copy the file's bias and alpha_init in (runs after to_empty, so real memory)."""
+        """Copy the artifact's bias and alpha_init in (runs after to_empty, so real memory).
+
+        The artifact read at construction is used and released; only a rebuild from a checkpoint's
+        config (or a second init) reads the file here."""
+        artifact, self.artifact = self.artifact, None
         try:
-            with torch.device("cpu"):
-                prior = load_prior(self.path)
-            size = prior["bias"].shape[0]
+            if artifact is None:
+                with torch.device("cpu"):
+                    artifact = load_prior(self.path)
+            size = artifact["bias"].shape[0]
             if size != self.size:
                 raise PriorFormatError(f"{self.path}: prior is {size}x{size} but this model was "
                                        f"built for {self.size}x{self.size}")
@@ -243,10 +250,10 @@ class RapPrior(nn.Module):
             self.pending = True
             self._derive()
             return
-        self.bias.copy_(prior["bias"])
-        alpha = prior["alpha_init"] if self.alpha_override is None else self.alpha_override
+        self.bias.copy_(artifact["bias"])
+        alpha = artifact["alpha_init"] if self.alpha_override is None else self.alpha_override
         self.alpha.fill_(float(alpha))
-        self.sha256 = prior["bias_sha256"]
+        self.sha256 = artifact["bias_sha256"]
         self.pending = False
         self._derive()
 

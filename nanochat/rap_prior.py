@@ -62,6 +62,7 @@ REQUIRED_KEYS = (
 )
 BIAS_TOLERANCE = 1e-5     # max |bias| must be 1 within this (float32 rounding of the division)
 ALPHA_INIT_MAX = 100.0    # |alpha_init|; alpha * bias adds to attention logits
+DEFAULT_ALPHA_INIT = 1.0  # the gate's start when nothing says otherwise (export, training runs)
 SCALE_MAX = 1e15          # max |B_raw| of any real rule (weights < 1e6, |S| small)
 MAX_POSITIONS = 32768     # L; a 32768^2 float32 bias is 4 GiB
 _MAX_ENTRIES = 16         # torch.save of a prior writes 7

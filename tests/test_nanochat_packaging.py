@@ -9,6 +9,7 @@ of ours by name (they resolve to their neighbours there).
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -19,7 +20,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-VENDORED = ("rap_attention.py", "rap_flex.py", "rap_prior.py")  # dev/patch_nanochat.py MODULES
+
+
+def _patcher_modules() -> tuple[str, ...]:
+    path = ROOT / "dev" / "patch_nanochat.py"
+    spec = importlib.util.spec_from_file_location("patch_nanochat", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.MODULES
+
+
+VENDORED = _patcher_modules()  # what dev/patch_nanochat.py copies into a checkout
 OURS = {"nanochat", "rap_nanochat", "rap_core", "tui"}
 
 
