@@ -289,10 +289,15 @@ class RapPrior(nn.Module):
         return _block(self.bias, q_start, q_len, k_len)
 
     def gate_log(self) -> dict[str, float]:
-        """{"rap/alpha/l{i}": mean gate of layer i}: one line to add to a training log (nanochat's
-        wandb `log_data`, the console report). Reads the gates: call it at logging steps only."""
+        """{"rap/alpha/l{i}": mean gate of layer i}: what a patched base_train adds to its wandb
+        `log_data`. Reads the gates (one small device sync): call it at logging steps only."""
         means = self.alpha.detach().float().mean(dim=1).cpu().tolist()
         return {f"rap/alpha/l{i}": value for i, value in enumerate(means)}
+
+    def gate_report(self) -> str:
+        """" | rap alpha: 1.00 0.97 …", the gates in layer order (a per-head gate: its mean), for
+        the end of a patched base_train's console step line."""
+        return " | rap alpha: " + " ".join(f"{value:.2f}" for value in self.gate_log().values())
 
     def document_rows(self, docs: Documents) -> torch.Tensor:
         """(B, T, T) bias of packed rows: B[pos_i, pos_j] within a document, 0 across documents,
