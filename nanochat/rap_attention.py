@@ -295,9 +295,9 @@ class RapPrior(nn.Module):
         return {f"rap/alpha/l{i}": value for i, value in enumerate(means)}
 
     def gate_report(self) -> str:
-        """" | rap alpha: 1.00 0.97 …", the gates in layer order (a per-head gate: its mean), for
+        """" | rap alpha: 1.000 0.970 …", the gates in layer order (a per-head gate: its mean), for
         the end of a patched base_train's console step line."""
-        return " | rap alpha: " + " ".join(f"{value:.2f}" for value in self.gate_log().values())
+        return " | rap alpha: " + " ".join(f"{value:.3f}" for value in self.gate_log().values())
 
     def document_rows(self, docs: Documents) -> torch.Tensor:
         """(B, T, T) bias of packed rows: B[pos_i, pos_j] within a document, 0 across documents,

@@ -175,8 +175,8 @@ def test_base_train_logs_the_gates_in_its_own_logging_block(checkout, tmp_path):
     assert [set(d) for d in wandb["logged"]] == [{"step", "train/loss", "rap/alpha/l0",
                                                  "rap/alpha/l1"}] * 3
     for line, logged in zip(steps, wandb["logged"], strict=True):  # the same gates, both places
-        assert line.endswith(f"| rap alpha: {logged['rap/alpha/l0']:.2f} "
-                             f"{logged['rap/alpha/l1']:.2f}"), line
+        assert line.endswith(f"| rap alpha: {logged['rap/alpha/l0']:.3f} "
+                             f"{logged['rap/alpha/l1']:.3f}"), line
     assert all(abs(d["rap/alpha/l0"] - 0.9) < 0.1 for d in wandb["logged"]), "from alpha_init"
     assert wandb["config"]["rap_prior_sha256"] == load_prior(tmp_path / "p.pt")["bias_sha256"]
     plain = json.loads(without[-1])
