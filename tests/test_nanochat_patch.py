@@ -187,10 +187,19 @@ def test_base_train_logs_the_gates_in_its_own_logging_block(checkout, tmp_path):
 
 
 def test_a_checkout_without_base_train_gets_gpt_py_only(checkout, capsys):
-    shutil.rmtree(checkout / "scripts")
-    assert _patcher().main([str(checkout)]) == 0
+    """...and when base_train.py appears later (or gpt.py was patched by a patcher that did not
+    edit it yet), --check says "partly applied" and applying again adds its edits."""
+    shutil.move(checkout / "scripts", checkout / "scripts-aside")
+    patcher = _patcher()
+    assert patcher.main([str(checkout)]) == 0
     assert "no scripts/base_train.py in this checkout" in capsys.readouterr().out
-    assert _patcher().main([str(checkout), "--check"]) == 0
+    assert patcher.main([str(checkout), "--check"]) == 0
+    shutil.move(checkout / "scripts-aside", checkout / "scripts")
+    assert patcher.main([str(checkout), "--check"]) == 1
+    assert "partly applied" in capsys.readouterr().out
+    assert patcher.main([str(checkout)]) == 0
+    assert "base_train.py: applied 3 edits" in capsys.readouterr().out
+    assert patcher.main([str(checkout), "--check"]) == 0
 
 
 def test_unrecognised_file_is_left_untouched(checkout, capsys):
