@@ -114,3 +114,35 @@ def test_a_built_wheel_holds_rap_nanochat_and_no_nanochat(tmp_path):
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"rap_core", "tui", "rap_nanochat"}
     assert "rap_nanochat/rap_prior.py" in names and "rap_nanochat/gpt.py" in names
+
+
+def _rename_script():
+    path = ROOT / "dev" / "rename_nanochat_imports.py"
+    spec = importlib.util.spec_from_file_location("rename_nanochat_imports", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_rename_script_renames_ours_and_keeps_the_real_nanochats():
+    script = _rename_script()
+    before = ("from nanochat.rap_prior import load_prior\n"
+              "from nanochat import gpt\n"
+              "child = ['-m', 'nanochat.evaluation']  # python -m nanochat.evaluation\n"
+              "import nanochat.common  # the real one: not our module\n"
+              "path = 'nanochat/gpt.py'; other = 'karpathy/nanochat.gpt'\n"
+              "from nanochat.gpt import GPT  # real nanochat: inside a checkout\n")
+    after = script.rename_text(before)
+    assert after == ("from rap_nanochat.rap_prior import load_prior\n"
+                     "from rap_nanochat import gpt\n"
+                     "child = ['-m', 'rap_nanochat.evaluation']  "
+                     "# python -m rap_nanochat.evaluation\n"
+                     "import nanochat.common  # the real one: not our module\n"
+                     "path = 'nanochat/gpt.py'; other = 'karpathy/nanochat.gpt'\n"
+                     "from nanochat.gpt import GPT  # real nanochat: inside a checkout\n")
+    assert script.rename_text(after) == after, "idempotent"
+
+
+def test_no_file_still_imports_our_package_by_its_old_name():
+    """After merging a branch written before the rename: run dev/rename_nanochat_imports.py."""
+    assert _rename_script().main(["--check"]) == 0
