@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rap_core.dataset import dataset_from_frame  # noqa: E402
 from rap_core.errors import FitCancelled, RapError  # noqa: E402
-from rap_core.fit import FitParams, run_fit  # noqa: E402
+from rap_core.fit import FitParams  # noqa: E402
+from rap_core.fit_process import run_fit_in_child  # noqa: E402
 from rap_core.metrics import MetricsEngine  # noqa: E402
 from rap_core.ranges import indicators  # noqa: E402
 from rap_core.rules import rule_from_fit  # noqa: E402
@@ -136,8 +137,8 @@ def run_one(train, test, solver: str, timeout: float, params: FitParams) -> dict
     started = time.perf_counter()
     deadline = started + timeout
     try:
-        fit = run_fit(train, FitParams(**{**params.to_dict(), "solver": solver}),
-                      isolate=True, cancel=lambda: time.perf_counter() > deadline)
+        fit = run_fit_in_child(train, FitParams(**{**params.to_dict(), "solver": solver}),
+                               cancel=lambda: time.perf_counter() > deadline)
     except FitCancelled:
         return {"solver": solver, "status": "timeout", "wall_s": timeout}
     except RapError as exc:

@@ -45,7 +45,8 @@ def main() -> int:
 
     import tui.app  # noqa: F401  (imports counted in the baseline, not in the Studio)
     from rap_core.dataset import dataset_from_frame
-    from rap_core.fit import FitParams, run_fit
+    from rap_core.fit import FitParams
+    from rap_core.fit_process import run_fit_in_child
     from rap_core.studio import Studio
 
     base = rss_mb()
@@ -54,7 +55,7 @@ def main() -> int:
     dataset = dataset_from_frame(frame, name=f"{args.rows}x{args.features}.csv")
     data_s = time.perf_counter() - t
     t = time.perf_counter()
-    fit = run_fit(dataset, FitParams(), isolate=True)
+    fit = run_fit_in_child(dataset, FitParams())
     fit_s = time.perf_counter() - t
     votes = sorted(dataset.features[i] for i in fit.votes)
     t = time.perf_counter()

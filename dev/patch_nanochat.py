@@ -6,7 +6,8 @@
 
 What it does to PATH/nanochat/:
 - copies our nanochat/rap_attention.py, rap_flex.py (CUDA path), rap_prior.py (the artifact
-  format) and rap_ranks.py (the artifact read once, agreed on by every rank) next to gpt.py;
+  format), artifact_spec.py (its torch-free defaults) and rap_ranks.py (the artifact read once,
+  agreed on by every rank) next to gpt.py;
 - edits gpt.py at fixed anchors (each an exact line of nanochat's gpt.py, each found exactly once):
   config fields, `self.rap` built in __init__ and filled in init_weights (meta-device safe), the
   layer's RapLayer passed Block -> CausalSelfAttention, where `(rap or flash_attn)` swaps the FA3
@@ -47,7 +48,7 @@ from rap_core.cli_parser import OneLineParser  # noqa: E402
 from rap_core.errors import RapError  # noqa: E402
 
 OURS = Path(__file__).resolve().parents[1] / "nanochat"
-MODULES = ("rap_attention.py", "rap_flex.py", "rap_prior.py", "rap_ranks.py")
+MODULES = ("rap_attention.py", "rap_flex.py", "rap_prior.py", "artifact_spec.py", "rap_ranks.py")
 
 
 class Edit(NamedTuple):

@@ -53,24 +53,25 @@ from typing import Any
 
 import torch
 
+from .artifact_spec import (  # re-exported: the format's names, torch-free
+    ALPHA_INIT_MAX as ALPHA_INIT_MAX,
+)
+from .artifact_spec import DEFAULT_ALPHA_INIT as DEFAULT_ALPHA_INIT
+from .artifact_spec import LAYOUTS as LAYOUTS
+from .artifact_spec import PriorFormatError as PriorFormatError
+from .artifact_spec import check_alpha_init as check_alpha_init
+
 FORMAT = "rap-prior"
 VERSION = 1
-LAYOUTS = ("features", "lags")
 REQUIRED_KEYS = (
     "format", "version", "bias", "labels", "layout", "alpha_init", "scale", "rules", "source",
     "bias_sha256",
 )
 BIAS_TOLERANCE = 1e-5     # max |bias| must be 1 within this (float32 rounding of the division)
-ALPHA_INIT_MAX = 100.0    # |alpha_init|; alpha * bias adds to attention logits
-DEFAULT_ALPHA_INIT = 1.0  # the gate's start when nothing says otherwise (export, training runs)
 SCALE_MAX = 1e15          # max |B_raw| of any real rule (weights < 1e6, |S| small)
 MAX_POSITIONS = 32768     # L; a 32768^2 float32 bias is 4 GiB
 _MAX_ENTRIES = 16         # torch.save of a prior writes 7
 _MAX_PICKLE_BYTES = 64 << 20
-
-
-class PriorFormatError(ValueError):
-    """A prior file that cannot be used; the message is one line naming the file."""
 
 
 def bias_sha256(bias: torch.Tensor) -> str:
@@ -264,16 +265,6 @@ def _declared_storages(pickle_bytes: bytes) -> dict[str, int] | None:
     except Exception:  # noqa: BLE001 - malformed pickle opcodes: not a file we wrote
         return None
     return found
-
-
-def check_alpha_init(value: Any, name: str = "alpha_init") -> float:
-    """`value` as a float if it is a finite number with |value| <= ALPHA_INIT_MAX; else raise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or abs(value) > ALPHA_INIT_MAX:
-        raise PriorFormatError(f"{name} must be a finite number between -{ALPHA_INIT_MAX:g} and "
-                               f"{ALPHA_INIT_MAX:g} (the gate on the attention logits), "
-                               f"got {value!r}")
-    return float(value)
 
 
 def validate_prior(obj: Any, name: str) -> dict:

@@ -67,6 +67,9 @@ def speed_params(args) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rap_core.statistic import DEFAULT_STATISTIC, STATISTICS
+    from rap_nanochat.artifact_spec import DEFAULT_ALPHA_INIT, LAYOUTS
+
     parser = OneLineParser(
         prog="rap", description="Rectified Attention Priors from cutlass rules (headless).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -75,12 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Fit (or load the cached fit), apply a session's edits, "
                                         "and write the prior artifact atomically.")
     _add_data_arguments(export)
-    export.add_argument("--layout", default="features", choices=("features", "lags"),
+    export.add_argument("--layout", default="features", choices=LAYOUTS,
                         help="position = feature, or position = lag (default: features)")
-    export.add_argument("--statistic", default="cpmi", choices=("cpmi", "pmi", "phi"),
-                        help="co-activation statistic S (default: cpmi, class-contrastive PMI)")
-    export.add_argument("--alpha-init", type=float, default=1.0,
-                        help="initial attention gate alpha (default: 1.0)")
+    export.add_argument("--statistic", default=DEFAULT_STATISTIC, choices=STATISTICS,
+                        help=f"co-activation statistic S (default: {DEFAULT_STATISTIC}, "
+                             f"class-contrastive PMI)")
+    export.add_argument("--alpha-init", type=float, default=DEFAULT_ALPHA_INIT,
+                        help=f"initial attention gate alpha (default: {DEFAULT_ALPHA_INIT:g})")
     export.add_argument("--out", type=nonempty_path, default=Path("rap_prior.pt"),
                         help="output file (default: rap_prior.pt)")
 
@@ -112,49 +116,41 @@ def _fit_params(args):
     return params
 
 
-def _open_studio(args, *, statistic: str = "cpmi", layout: str = "features", precheck=None):
-    """Load data, fit (cached), and open a Studio with the session's edits replayed.
+def _open_studio(args, *, statistic: str | None = None, layout: str = "features",
+                 precheck=None):
+    """Load data, fit (cached), and open a Studio with the session's edits replayed read-only
+    (exporting never rewrites the user's session file), through rap_core.opening.
 
     Everything that can be checked without the fit is checked first (parameters, backend, data,
     session, and `precheck(dataset)` for the command's own arguments): a bad argument costs a
     second, not a fit of minutes.
     """
-    from rap_core.dataset import load_dataset
-    from rap_core.fit import cached_fit, load_or_fit
-    from rap_core.fit_speed import check_backend, slow_fit_warning
+    from rap_core.opening import load_data, open_fitted, prepare
     from rap_core.preflight import check_session
 
-    params = _fit_params(args)
-    backend_note = check_backend(params)
+    params, backend_note = prepare(_fit_params(args))
     if backend_note:
-        print(f"note: {backend_note}", file=sys.stderr)
-    dataset = load_dataset(args.data, target=args.target, cv=args.cv)
+        _note(backend_note)
+    dataset = load_data(args.data, target=args.target, cv=args.cv, cache=False)
     for note in dataset.notes:
-        print(f"note: {note}", file=sys.stderr)
+        _note(note)
     if args.session is not None:
         check_session(args.session, dataset)
     if precheck is not None:
         precheck(dataset)
-    from rap_core.split import train_dataset
-    from rap_core.studio import Studio
-
-    train = train_dataset(dataset)  # the fit sees the training rows only (rap_core.split)
-    if cached_fit(train, params) is None:
-        warning = slow_fit_warning(train.n_rows, train.n_features, params)
-        if warning:
-            print(f"note: {warning}", file=sys.stderr)
     cancelled = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancelled.set())
     try:
-        fit = load_or_fit(train, params, progress=_progress_printer(),
-                          cancel=cancelled.is_set)
+        studio = open_fitted(dataset, params, session=args.session, autosave=None,
+                             statistic=statistic, layout=layout, on_slow=_note,
+                             progress=_progress_printer(), cancel=cancelled.is_set)
     finally:
         signal.signal(signal.SIGINT, previous)
-    # A read-only replay: exporting never rewrites the user's session file.
-    studio = Studio.from_fit(dataset, fit, statistic=statistic, layout=layout,
-                             session_path=args.session)
-    studio.session_path = None
-    return dataset, fit, studio
+    return dataset, studio.fit, studio
+
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)
 
 
 def _progress_printer():
@@ -177,8 +173,10 @@ def cmd_export(args) -> int:
 
     dataset, fit, studio = _open_studio(args, statistic=args.statistic, layout=args.layout,
                                         precheck=lambda data: check_export_args(args, data))
-    result = studio.export(args.out, layout=args.layout, alpha_init=args.alpha_init,
-                           inputs=[args.data, args.session])
+    from rap_core.export import export_prior, export_source
+
+    result = export_prior(export_source(studio, args.layout), args.out,
+                          alpha_init=args.alpha_init, inputs=[args.data, args.session])
     votes = studio.rule.votes()
     shape = f"{result.shape[0]}x{result.shape[1]}"
     print(f"wrote {result.path}  bias {shape}  layout {result.layout}  "

@@ -31,24 +31,40 @@ MAX_WEIGHT = 100.0
 MAX_K = 1e6
 
 
+WHAT = {  # how each value is named to a user, in the words of the rules pane
+    "weight": "a vote's weight",
+    "K": "K (the logit scale)",
+    "m": "m (the vote threshold)",
+}
+ALLOWED = {
+    "weight": f"a number from 0 to {MAX_WEIGHT:g} (0 turns the vote off)",
+    "K": f"a number above 0 (at most {MAX_K:g})",
+    "m": "a number of 0 or more (the rule says positive when the enabled votes "
+         "that agree reach m - 1/2)",
+}
+
+
 def _number(kind: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         try:
             value = float(value)  # numpy scalars, numeric strings from a JSON hand-edit
         except (TypeError, ValueError):
-            raise RapError(f"edit {kind!r} needs a number, got {value!r}") from None
+            raise RapError(f"{WHAT[kind]} must be {ALLOWED[kind]}; {value!r} is not a "
+                           f"number") from None
     value = float(value)
     if not math.isfinite(value):
-        raise RapError(f"edit {kind!r} needs a finite number, got {value!r}")
+        raise RapError(f"{WHAT[kind]} must be {ALLOWED[kind]}; got {value!r}")
     return value
 
 
 def normalise_value(kind: str, value: Any):
-    """The validated value of an edit of `kind` (RapError naming the allowed values)."""
+    """The validated value of an edit of `kind` (RapError naming the allowed values).
+
+    Too large a weight or K is clamped to MAX_WEIGHT / MAX_K (`clamp_note` says so to a user)."""
     if kind == "weight":
         value = _number(kind, value)
         if value < 0:
-            raise RapError(f"a vote weight must be >= 0 (0 turns it off), got {value:g}")
+            raise RapError(f"{WHAT[kind]} must be {ALLOWED[kind]}; got {value:g}")
         return min(value, MAX_WEIGHT)
     if kind == "enable":
         if isinstance(value, bool):
@@ -63,14 +79,38 @@ def normalise_value(kind: str, value: Any):
     if kind == "K":
         value = _number(kind, value)
         if not value > 0:
-            raise RapError(f"K (the logit scale) must be > 0, got {value:g}")
+            raise RapError(f"{WHAT[kind]} must be {ALLOWED[kind]}; got {value:g}")
         return min(value, MAX_K)
     if kind == "m":
         value = _number(kind, value)
         if value < 0:
-            raise RapError(f"m (the vote threshold) must be >= 0, got {value:g}")
+            raise RapError(f"{WHAT[kind]} must be {ALLOWED[kind]}; got {value:g}")
         return value
     raise RapError(f"unknown edit kind {kind!r}; use one of {', '.join(EDIT_KINDS)}")
+
+
+def parse_value(kind: str, text: str) -> tuple[float, str | None]:
+    """A typed value for `kind` ("weight", "K", "m"): (the value, a note if it was clamped).
+
+    Raises RapError with what is allowed, in plain words: the dialog shows it and stays open.
+    """
+    text = text.strip()
+    if not text:
+        raise RapError(f"type {ALLOWED[kind]}, or press escape to keep the value")
+    try:
+        raw = float(text)
+    except ValueError:
+        raise RapError(f"{WHAT[kind]} must be {ALLOWED[kind]}; {text!r} is not a "
+                       f"number") from None
+    value = normalise_value(kind, raw)
+    return value, clamp_note(kind, raw, value)
+
+
+def clamp_note(kind: str, raw: float, value: float) -> str | None:
+    """One line when `raw` was clamped to `value`, else None."""
+    if value == raw:
+        return None
+    return f"{WHAT[kind]} {raw:g} is above the maximum; set to {value:g}"
 
 
 @dataclass(frozen=True)
@@ -120,6 +160,20 @@ def flip(rule, feature: str) -> Edit:
 def toggle(rule, feature: str) -> Edit:
     """The edit that turns `feature`'s vote on or off."""
     return Edit("enable", feature, not bool(rule.enabled[rule.index(feature)]))
+
+
+def nudge(rule, feature: str, delta: float) -> Edit | None:
+    """The edit a `+`/`-` key means: the weight moved by `delta` (not below 0); raising a
+    disabled vote turns it on (weight 1 if it had none); lowering one changes nothing (None)."""
+    i = rule.index(feature)
+    if not rule.enabled[i]:
+        return toggle(rule, feature) if delta > 0 else None
+    return Edit("weight", feature, max(0.0, round(float(rule.weight[i]) + delta, 6)))
+
+
+def step_m(rule, step: int) -> Edit:
+    """The edit a `[`/`]` key means: m moved by `step` (not below 0)."""
+    return Edit("m", None, max(0.0, rule.m + step))
 
 
 def vote_state(rule, edit: Edit) -> Edit | tuple:

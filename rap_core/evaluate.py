@@ -82,7 +82,8 @@ def _digest(payload) -> str:
 
 def train_prior(dataset, rows: np.ndarray, plan: Plan, *, cancel=None, progress=None):
     """Fit cutlass on `rows` only and build the prior with a query row; also the session's."""
-    from rap_core.fit import FitParams, load_or_fit
+    from rap_core.fit import FitParams
+    from rap_core.fit_process import load_or_fit
     from rap_core.split import subset
     from rap_core.studio import Studio
 

@@ -6,12 +6,14 @@ that serialises to JSON. cutlass works in its own feature order (grouped by pref
 here is mapped back to the file's column order, so index p always means the dataset's feature p.
 
 Design choices:
-- `load_or_fit` answers from the bundled demo fit, then from the disk cache (`rap_core.cache`),
-  and only then runs cutlass (minutes for thousands of rows) and stores the result.
+- `cached_fit` answers from the bundled demo fit, then from the disk cache (`rap_core.cache`);
+  `rap_core.fit_process.load_or_fit` asks it first and only then runs cutlass (minutes for
+  thousands of rows), in a child process, and stores the result. This module never starts that
+  child: the child imports this module, and the import graph stays a tree.
 - Progress and cancellation use cutlass's own callbacks. cutlass checks for cancellation only
-  between its phases (validation, CV path, final refit), so `load_or_fit` runs it in a child
-  process (`rap_core.fit_process`) that a cancel stops at once; the caller sees `FitCancelled`
-  and nothing is cached.
+  between its phases (validation, CV path, final refit), so callers that must cancel promptly
+  run it in a child process (`rap_core.fit_process`); the caller sees `FitCancelled` and nothing
+  is cached.
 - cutlass's own speed knobs, not a re-implementation: `solver` (default `fista`: the same rule
   as cutlass's default `cd` on every synthetic benchmark set where both finish, 6-30x faster;
   docs/BENCHMARKS.md, "Fit"), `backend` (cpu / cuda / auto, checked by
@@ -253,19 +255,16 @@ def youden_j(y: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def run_fit(dataset, params: FitParams | None = None, *, progress: ProgressFn | None = None,
-            cancel: CancelFn | None = None, isolate: bool = False) -> Fit:
-    """Run cutlass on `dataset` (minutes for thousands of rows). Raises FitCancelled, RapError.
+            cancel: CancelFn | None = None) -> Fit:
+    """Run cutlass on `dataset` in this process (minutes for thousands of rows). Raises
+    FitCancelled (at cutlass's next phase boundary), RapError.
 
-    isolate=True runs it in a child process, so a cancel stops it within ~0.1 s instead of at
-    cutlass's next phase boundary (the CV path is most of a fit).
+    `rap_core.fit_process.run_fit_in_child` runs this in a child process, where a cancel stops it
+    within ~0.1 s (the CV path is most of a fit and one phase).
     """
     params = (params or FitParams()).validate()
     if cancel is not None and cancel():
         raise FitCancelled()
-    if isolate:
-        from rap_core.fit_process import run_fit_in_child
-
-        return run_fit_in_child(dataset, params, progress=progress, cancel=cancel)
     import cutlass
 
     model = cutlass.CutlassClassifier(
@@ -422,18 +421,3 @@ def store_fit(fit: Fit, *, cache_dir=None):
     """Keep `fit` in the cache; returns the file, or None if the disk refused (not an error)."""
     key = cache.fit_key(fit.data_sha256, fit.params.to_dict(), fit.cutlass_version)
     return cache.write_json(cache.fit_path(key, cache_dir), fit.to_json_dict())
-
-
-def load_or_fit(dataset, params: FitParams | None = None, *, progress: ProgressFn | None = None,
-                cancel: CancelFn | None = None, cache_dir=None, isolate: bool = True) -> Fit:
-    """Bundled demo fit -> disk cache -> cutlass (then cached). Raises FitCancelled, RapError.
-
-    cutlass runs in a child process by default (`isolate`), so cancelling is prompt.
-    """
-    params = (params or FitParams()).validate()
-    found = cached_fit(dataset, params, cache_dir=cache_dir)
-    if found is not None:
-        return found
-    fit = run_fit(dataset, params, progress=progress, cancel=cancel, isolate=isolate)
-    store_fit(fit, cache_dir=cache_dir)
-    return fit

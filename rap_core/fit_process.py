@@ -1,4 +1,7 @@
-"""Run a cutlass fit in a child process, so that cancelling it is prompt.
+"""Run a cutlass fit in a child process, so that cancelling it is prompt; `load_or_fit`.
+
+`load_or_fit` is how callers get a fit: the bundled demo fit or the disk cache
+(`rap_core.fit.cached_fit`) at once, otherwise cutlass in a child process, then cached.
 
 cutlass checks its cancel callback only between phases, and the CV path (most of a fit: minutes
 on thousands of rows) is one phase. In-process, a cancel would wait for it. Here the fit runs in
@@ -35,15 +38,33 @@ from pathlib import Path
 
 from rap_core.child_guard import child_env, die_with_parent
 from rap_core.errors import FitCancelled, RapError
+from rap_core.fit import Fit, FitParams, FitProgress, cached_fit, run_fit, store_fit
 
 POLL_S = 0.1
 STOP_GRACE_S = 5.0
 
 
-def run_fit_in_child(dataset, params, *, progress=None, cancel=None):
-    """`run_fit` in a child process; raises FitCancelled within ~POLL_S of `cancel()`."""
-    from rap_core.fit import Fit, FitProgress
+def load_or_fit(dataset, params: FitParams | None = None, *, progress=None, cancel=None,
+                cache_dir=None, isolate: bool = True) -> Fit:
+    """Bundled demo fit -> disk cache -> cutlass (then cached). Raises FitCancelled, RapError.
 
+    cutlass runs in a child process by default (`isolate`), so cancelling is prompt.
+    """
+    params = (params or FitParams()).validate()
+    found = cached_fit(dataset, params, cache_dir=cache_dir)
+    if found is not None:
+        return found
+    run = run_fit_in_child if isolate else run_fit
+    fit = run(dataset, params, progress=progress, cancel=cancel)
+    store_fit(fit, cache_dir=cache_dir)
+    return fit
+
+
+def run_fit_in_child(dataset, params: FitParams | None = None, *, progress=None, cancel=None):
+    """`run_fit` in a child process; raises FitCancelled within ~POLL_S of `cancel()`."""
+    params = (params or FitParams()).validate()
+    if cancel is not None and cancel():
+        raise FitCancelled()
     with tempfile.TemporaryFile() as errors:
         child = subprocess.Popen([sys.executable, "-m", "rap_core.fit_process"],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
@@ -135,8 +156,6 @@ def _child_main() -> None:
     def send(kind: str, payload) -> None:
         out.write(json.dumps([kind, payload], allow_nan=False) + "\n")
         out.flush()
-
-    from rap_core.fit import run_fit
 
     dataset, params = pickle.loads(sys.stdin.buffer.read())
     try:

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rap_core.errors import RapError
-
-LAYOUTS = ("features", "lags")
+from rap_nanochat.artifact_spec import LAYOUTS
 
 
 @dataclass(frozen=True, eq=False)

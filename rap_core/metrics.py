@@ -47,7 +47,7 @@ class RuleMetrics:
     auc: float  # ROC AUC of the active-weight score (NaN when a class is empty)
     tpr: float
     fpr: float
-    k: int  # number of active votes (enabled, weight > 0)
+    k: int  # number of enabled votes (on, weight > 0)
 
 
 class MetricsEngine:
@@ -114,13 +114,13 @@ class MetricsEngine:
     def _groups(rule) -> tuple[float, list[tuple[float, np.ndarray]]]:
         """(const, [(c, vote indices)]) with score = const + sum_c c * (#inside among indices)."""
         w = np.asarray(rule.effective_weights(), dtype=np.float64)
-        active = np.flatnonzero(w > 0)
-        c = w[active] * rule.sign[active].astype(np.float64)
-        const = float(w[active][c < 0].sum()) if active.size else 0.0
-        if not active.size:
+        enabled = np.flatnonzero(w > 0)
+        c = w[enabled] * rule.sign[enabled].astype(np.float64)
+        const = float(w[enabled][c < 0].sum()) if enabled.size else 0.0
+        if not enabled.size:
             return 0.0, []
         values, inverse = np.unique(c, return_inverse=True)
-        return const, [(float(v), active[inverse == g]) for g, v in enumerate(values)]
+        return const, [(float(v), enabled[inverse == g]) for g, v in enumerate(values)]
 
     def _count(self, members: np.ndarray) -> np.ndarray:
         dtype = np.uint8 if members.size < 255 else np.uint16

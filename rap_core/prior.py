@@ -22,28 +22,19 @@ Design choices:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from rap_core import layout as lay
+from rap_core.change import Change
 from rap_core.errors import RapError
 from rap_core.layout import Layout, make_layout
 from rap_core.statistic import (
-    DEFAULT_ALPHA,
+    DEFAULT_SMOOTHING,
     DEFAULT_STATISTIC,
     CoactivationCounts,
     Statistic,
     check_signs,
 )
-
-
-@dataclass(frozen=True)
-class PriorChange:
-    """What one edit changed, for a view that repaints only that."""
-
-    positions: tuple[int, ...]  # rows/columns of B (layout positions) that were rewritten
-    rescaled: bool  # max|B| changed, so every normalised value changed
 
 
 def _weights(weights, n_features: int) -> np.ndarray:
@@ -62,9 +53,10 @@ def feature_prior(s: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def build_prior(counts: CoactivationCounts, signs, weights, layout: Layout,
-                statistic: str = DEFAULT_STATISTIC, *, alpha: float = DEFAULT_ALPHA) -> np.ndarray:
+                statistic: str = DEFAULT_STATISTIC, *,
+                smoothing: float = DEFAULT_SMOOTHING) -> np.ndarray:
     """The full rebuild: B_raw (L, L) float32 for these votes, before normalisation."""
-    s = Statistic(counts, statistic, alpha).matrix(signs)
+    s = Statistic(counts, statistic, smoothing).matrix(signs)
     return lay.aggregate(feature_prior(s, _weights(weights, counts.n_features)), layout)
 
 
@@ -127,16 +119,17 @@ class PriorBuilder:
     """The current prior for one set of counts, kept exact under one-vote edits.
 
     Read `bias_raw()` (live view, float32 (L, L)), `scale`, `bias()` (normalised copy), `labels`.
-    Edit with `set_weight`, `set_sign`, `set_weights`, `set_layout`; each returns what changed.
+    Edit with `set_weight`, `set_sign`, `set_layout`; each returns the `Change` it made.
     """
 
     def __init__(self, counts: CoactivationCounts, signs, weights, layout: Layout,
-                 statistic: str = DEFAULT_STATISTIC, *, alpha: float = DEFAULT_ALPHA) -> None:
+                 statistic: str = DEFAULT_STATISTIC, *,
+                 smoothing: float = DEFAULT_SMOOTHING) -> None:
         p = counts.n_features
         if layout.n_features != p:
             raise RapError(f"layout has {layout.n_features} features but the counts have {p}")
         self.counts = counts
-        self._stat = Statistic(counts, statistic, alpha)
+        self._stat = Statistic(counts, statistic, smoothing)
         self._signs = check_signs(signs, p).copy()
         self._w = _weights(weights, p)
         self._s = self._stat.matrix(self._signs)
@@ -149,8 +142,8 @@ class PriorBuilder:
         return self._stat.name
 
     @property
-    def alpha(self) -> float:
-        return self._stat.alpha
+    def smoothing(self) -> float:
+        return self._stat.smoothing
 
     @property
     def layout(self) -> Layout:
@@ -177,10 +170,6 @@ class PriorBuilder:
         """max|B_raw| (0.0 when every weight is zero)."""
         return self._tree.max()
 
-    def statistic_matrix(self) -> np.ndarray:
-        """S (P, P) float32 for the current signs; a live view, do not mutate."""
-        return self._s
-
     def feature_prior(self) -> np.ndarray:
         """B_feat (P, P) float32; a live view, do not mutate."""
         p = self.n_features
@@ -195,13 +184,13 @@ class PriorBuilder:
         return _normalised(self._raw, self.scale)
 
     # -- edits ---------------------------------------------------------------------------------
-    def set_weight(self, i: int, weight: float) -> PriorChange:
+    def set_weight(self, i: int, weight: float) -> Change:
         """Set vote i's effective weight (0 = off): rewrites row and column i of B_feat."""
         i = self._index(i)
         self._w[i] = _weights([weight], 1)[0]
         return self._rewrite_feature(i)
 
-    def set_sign(self, i: int, sign: int) -> PriorChange:
+    def set_sign(self, i: int, sign: int) -> Change:
         """Set vote i's sign (+1 / -1): rewrites row and column i of S, then of B_feat."""
         i = self._index(i)
         if sign not in (1, -1):
@@ -212,23 +201,17 @@ class PriorBuilder:
         self._s[:, i] = row
         return self._rewrite_feature(i)
 
-    def set_weights(self, weights) -> PriorChange:
-        """Replace every weight (a full rebuild of B; S is kept)."""
-        self._w = _weights(weights, self.n_features)
-        before = self.scale
-        self._padded = lay.pad(feature_prior(self._s, self._w))
-        self._use_layout(self._layout)
-        return PriorChange(tuple(range(self._layout.size)), self.scale != before)
-
-    def set_layout(self, layout: str | Layout) -> None:
+    def set_layout(self, layout: str | Layout) -> Change:
+        """Show B in another layout (every position is new: a `relayout` Change)."""
         if isinstance(layout, str):
             if layout == self._layout.name:
-                return
+                return Change()
             layout = make_layout(layout, self._layout.features, self._layout.lags)
         if layout.n_features != self.n_features:
             raise RapError(f"layout has {layout.n_features} features but the prior has "
                            f"{self.n_features}")
         self._use_layout(layout)
+        return Change(positions=tuple(range(layout.size)), rescaled=True, relayout=True)
 
     # -- internals -----------------------------------------------------------------------------
     def _index(self, i: int) -> int:
@@ -247,7 +230,7 @@ class PriorBuilder:
             self._raw = lay.total_full(self._partial, layout)
         self._tree = _MaxTree(self._raw)
 
-    def _rewrite_feature(self, i: int) -> PriorChange:
+    def _rewrite_feature(self, i: int) -> Change:
         before = self.scale
         w = self._w
         row = self._s[i] * (w[i] * w)  # the same float32 products as feature_prior()
@@ -258,14 +241,14 @@ class PriorBuilder:
         if layout.name == "features":
             self._tree.set_row(i, row)
             self._tree.set_column(i, row)  # symmetric: column i is row i
-            return PriorChange((i,), self.scale != before)
+            return Change(votes=(i,), positions=(i,), rescaled=self.scale != before)
         t = int(layout.position_of[i])
         if t < 0:  # a feature without a lag has no position: B_lag is unchanged
-            return PriorChange((), False)
+            return Change(votes=(i,))
         self._partial[i, :] = lay.partial_row(self._padded, layout, i)
         self._partial[:, t] = lay.partial_column(self._padded, layout, t)
         self._raw[t, :] = lay.total_row(self._partial, layout, t)
         self._raw[:, t] = lay.total_column(self._partial, layout, t)
         self._tree.set_row(t, self._raw[t, :])
         self._tree.set_column(t, self._raw[:, t])
-        return PriorChange((t,), self.scale != before)
+        return Change(votes=(i,), positions=(t,), rescaled=self.scale != before)

@@ -18,7 +18,7 @@ sign +1) that a user may turn on. Rules are immutable: arrays are read-only, edi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,7 +35,11 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Rule:
-    """Votes (dataset feature order) plus K (logit scale) and m (threshold)."""
+    """Votes (dataset feature order) plus K (logit scale) and m (threshold).
+
+    `positions` maps a feature name to its index; it is built once per feature list and shared
+    by every rule derived from this one (an edit looks a name up in O(1), not O(P)).
+    """
 
     features: tuple[str, ...]
     sign: np.ndarray  # int8 (P,) +1 "inside votes positive", -1 "outside votes positive"
@@ -43,6 +47,12 @@ class Rule:
     enabled: np.ndarray  # bool (P,)
     K: float
     m: float
+    positions: dict[str, int] = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.positions is None:
+            object.__setattr__(self, "positions",
+                               {name: i for i, name in enumerate(self.features)})
 
     @classmethod
     def make(cls, features, sign, weight, enabled, K: float, m: float) -> Rule:
@@ -73,8 +83,8 @@ class Rule:
 
     def index(self, feature: str) -> int:
         try:
-            return self.features.index(feature)
-        except ValueError:
+            return self.positions[feature]
+        except (KeyError, TypeError):
             raise RapError(f"unknown feature {feature!r}; this data has "
                            f"{self.n_features} features such as {self.features[0]!r}") from None
 
@@ -82,14 +92,11 @@ class Rule:
         """float32 (P,): weight where enabled, else 0 (what the prior and metrics use)."""
         return np.where(self.enabled, self.weight, np.float32(0)).astype(np.float32)
 
-    def total_weight(self) -> float:
-        return float(self.effective_weights().astype(np.float64).sum())
-
     def votes(self) -> list[tuple[int, str, int, float]]:
-        """Active votes (enabled, weight > 0) as (index, feature, sign, weight), heaviest first."""
+        """Enabled votes (on, weight > 0) as (index, feature, sign, weight), heaviest first."""
         w = self.effective_weights()
-        active = np.flatnonzero(w > 0)
-        order = active[np.lexsort((active, -w[active]))]
+        enabled = np.flatnonzero(w > 0)
+        order = enabled[np.lexsort((enabled, -w[enabled]))]
         return [(int(i), self.features[i], int(self.sign[i]), float(w[i])) for i in order]
 
     def with_vote(self, i: int, *, sign: int | None = None, weight: float | None = None,
@@ -102,12 +109,14 @@ class Rule:
             w[i] = weight
         if enabled is not None:
             e[i] = enabled
-        return Rule(self.features, _frozen(s), _frozen(w), _frozen(e), self.K, self.m)
+        return Rule(self.features, _frozen(s), _frozen(w), _frozen(e), self.K, self.m,
+                    self.positions)
 
     def with_params(self, *, K: float | None = None, m: float | None = None) -> Rule:
         """A copy with another K or m (the arrays are shared: they are read-only)."""
         return Rule(self.features, self.sign, self.weight, self.enabled,
-                    self.K if K is None else float(K), self.m if m is None else float(m))
+                    self.K if K is None else float(K), self.m if m is None else float(m),
+                    self.positions)
 
     def same_as(self, other: Rule) -> bool:
         """Identical votes, K and m (bitwise)."""
@@ -188,7 +197,7 @@ def rule_text(rule: Rule, ranges) -> str:
     votes = rule.votes()
     if not votes:
         verdict = "always positive" if rule.m <= 0.5 else "never positive"
-        return f"no active votes ({verdict})"
+        return f"no enabled votes ({verdict})"
     unit = all(w == 1.0 for _, _, _, w in votes)
     parts = []
     for i, feature, sign, w in votes:

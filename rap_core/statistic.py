@@ -20,7 +20,7 @@ Design choices:
 - Every value S_ij is a pure function of (N_ij, a per-vote term for i, the same for j), written
   symmetrically (a_i + a_j, a_i * a_j), so S is exactly symmetric and a row computed alone is
   bitwise equal to the same row of the full matrix. Logarithms come from lookup tables built once
-  (log(k + alpha) for every possible count k), so no result depends on whether numpy took a SIMD
+  (log(k + smoothing) for every possible count k), so no result depends on whether numpy took a SIMD
   or a scalar path for a log.
 - The diagonal is 0: a vote's co-activation with itself is just its activation rate, which carries
   no pairwise information (and the rule's weights already say how much each vote matters).
@@ -36,7 +36,7 @@ from rap_core.errors import RapError
 
 STATISTICS = ("cpmi", "pmi", "phi")
 DEFAULT_STATISTIC = "cpmi"
-DEFAULT_ALPHA = 1.0
+DEFAULT_SMOOTHING = 1.0  # the additive count in the logarithms (GLOSSARY: smoothing)
 
 # Bytes of float32 indicators handed to BLAS at a time: big enough to run at full speed, small
 # enough that 100,000 x 2,048 indicators never exist as one 800 MB float32 copy (measured:
@@ -133,37 +133,38 @@ def _pairs(n_c: int, sm_i, sm_j, sgs) -> np.ndarray:
 
 
 class _ClassTables:
-    """Per-class constants of the smoothed 2x2 tables: log(k + alpha), log(k + 2 alpha), log Z."""
+    """Per-class constants of the smoothed 2x2 tables: log(k + a), log(k + 2a), log Z, with a
+    the smoothing."""
 
-    def __init__(self, n_c: int, alpha: float) -> None:
+    def __init__(self, n_c: int, smoothing: float) -> None:
         k = np.arange(n_c + 1, dtype=np.float64)
         self.n_c = n_c
-        self.alpha = alpha
-        self.z = n_c + 4.0 * alpha
-        self.log_pair = np.log(k + alpha)
-        self.log_single = np.log(k + 2.0 * alpha)
+        self.smoothing = smoothing
+        self.z = n_c + 4.0 * smoothing
+        self.log_pair = np.log(k + smoothing)
+        self.log_single = np.log(k + 2.0 * smoothing)
         self.log_z = float(np.log(np.float64(self.z)))
 
 
 class Statistic:
-    """S for one set of counts, one statistic name and one smoothing alpha.
+    """S for one set of counts, one statistic name and one smoothing.
 
     `matrix(signs)` is the full (P, P) float32 S; `row(signs, i)` is row i of that same matrix,
     bitwise, in O(P) — what a sign flip needs.
     """
 
     def __init__(self, counts: CoactivationCounts, name: str = DEFAULT_STATISTIC,
-                 alpha: float = DEFAULT_ALPHA) -> None:
+                 smoothing: float = DEFAULT_SMOOTHING) -> None:
         if name not in STATISTICS:
             raise RapError(f"unknown statistic {name!r}; choose one of {', '.join(STATISTICS)}")
-        alpha = float(alpha)
-        if not (np.isfinite(alpha) and alpha > 0):
-            raise RapError(f"smoothing alpha must be a positive number, got {alpha}")
+        smoothing = float(smoothing)
+        if not (np.isfinite(smoothing) and smoothing > 0):
+            raise RapError(f"the smoothing must be a positive number, got {smoothing}")
         self.counts = counts
         self.name = name
-        self.alpha = alpha
-        self._pos = _ClassTables(counts.n_pos, alpha)
-        self._neg = _ClassTables(counts.n_neg, alpha) if name != "pmi" else None
+        self.smoothing = smoothing
+        self._pos = _ClassTables(counts.n_pos, smoothing)
+        self._neg = _ClassTables(counts.n_neg, smoothing) if name != "pmi" else None
 
     @property
     def n_features(self) -> int:
@@ -208,8 +209,8 @@ class Statistic:
 
 def _phi(tables: _ClassTables, pairs, per_i, per_j) -> np.ndarray:
     """Phi correlation of the smoothed 2x2 table: (Z (N_ij + a) - r_i r_j) / (q_i q_j), with
-    r = N_i + 2a and q = sqrt(r (Z - r)); alpha > 0 keeps every q positive."""
-    a, z = tables.alpha, tables.z
+    r = N_i + 2a and q = sqrt(r (Z - r)), a the smoothing; a > 0 keeps every q positive."""
+    a, z = tables.smoothing, tables.z
     r_i = per_i + 2.0 * a
     r_j = per_j + 2.0 * a
     q_i = np.sqrt(r_i * (z - r_i))
@@ -219,6 +220,6 @@ def _phi(tables: _ClassTables, pairs, per_i, per_j) -> np.ndarray:
 
 def coactivation_statistic(counts: CoactivationCounts, signs: np.ndarray,
                            name: str = DEFAULT_STATISTIC,
-                           alpha: float = DEFAULT_ALPHA) -> np.ndarray:
+                           smoothing: float = DEFAULT_SMOOTHING) -> np.ndarray:
     """The full S (P, P) float32 for these signs: symmetric, zero diagonal."""
-    return Statistic(counts, name, alpha).matrix(signs)
+    return Statistic(counts, name, smoothing).matrix(signs)

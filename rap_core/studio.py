@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rap_core.change import Change
 from rap_core.edits import Edit, apply_edit, restore, vote_state
 from rap_core.errors import RapError
 from rap_core.layout import make_layout
@@ -42,44 +43,11 @@ from rap_core.rules import rule_text as render_rule_text
 from rap_core.session import Session, SessionWriter, check_fingerprint, load_session
 from rap_core.session import save_session as write_session
 from rap_core.split import dataset_split, train_dataset
-from rap_core.statistic import CoactivationCounts
+from rap_core.statistic import DEFAULT_STATISTIC, CoactivationCounts
 
-__all__ = ["Change", "ExportResult", "RangeRow", "RuleMetrics", "Studio"]
+__all__ = ["SAME", "Change", "RuleMetrics", "Studio"]
 
-
-@dataclass(frozen=True)
-class Change:
-    """What an edit (or undo/redo) touched, so a view repaints only that."""
-
-    positions: tuple[int, ...]  # prior positions (rows/cols of B) that changed; () = none
-    rescaled: bool  # max|B| changed, so every displayed value changed
-    rule_changed: bool
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    path: Path
-    shape: tuple[int, int]
-    bias_sha256: str
-    layout: str
-    alpha_init: float
-
-
-@dataclass(frozen=True)
-class RangeRow:
-    """One line of the ranges table: a feature, its critical range, and its vote."""
-
-    index: int
-    feature: str
-    group: str
-    lag: int | None
-    rmin: float  # NaN = open side
-    rmax: float
-    inside_pos: float  # fraction of positives inside the range
-    inside_neg: float  # fraction of negatives inside the range
-    sign: int
-    weight: float
-    enabled: bool
+SAME = "same"  # `autosave=SAME`: edits autosave to the session file they were replayed from
 
 
 @dataclass(frozen=True)
@@ -134,10 +102,11 @@ class Studio:
         statistic      name of the co-activation statistic ("cpmi" default)
         layout         current layout name ("features" | "lags")
         session_path   where edits autosave (None = not saved); assignable
+        session_source the session file the edits were replayed from (None: none)
         restored_edits how many edits were replayed from the session file when opened
     """
 
-    def __init__(self, dataset, fit, ranges, rule: Rule, *, statistic: str = "cpmi",
+    def __init__(self, dataset, fit, ranges, rule: Rule, *, statistic: str = DEFAULT_STATISTIC,
                  layout: str = "features", session_path: Path | None = None,
                  engine: _Engine | None = None, held_out: bool = True) -> None:
         self.dataset = dataset
@@ -155,6 +124,7 @@ class Studio:
         self.fitted_rule = rule
         self.previous_rule = rule
         self.session_path = Path(session_path) if session_path is not None else None
+        self.session_source = self.session_path  # the file edits were replayed from
         if self.session_path is not None and _same_file(self.session_path, dataset.path):
             raise RapError(f"session file {self.session_path} is the data file itself; autosaving "
                            f"there would destroy the data; give another --session path")
@@ -169,10 +139,12 @@ class Studio:
                                    make_layout(layout, dataset.features, lags), statistic)
 
     @classmethod
-    def from_fit(cls, dataset, fit, *, statistic: str = "cpmi", layout: str = "features",
-                 session_path: Path | None = None, held_out: bool = True) -> Studio:
+    def from_fit(cls, dataset, fit, *, statistic: str = DEFAULT_STATISTIC,
+                 layout: str = "features", session_path: Path | None = None,
+                 autosave: Path | None | str = SAME, held_out: bool = True) -> Studio:
         """Open a fitted dataset; if `session_path` exists, its edits are replayed (refused with a
-        RapError if its data fingerprint differs).
+        RapError if its data fingerprint differs). Later edits autosave to `autosave`: the same
+        file by default, another file (a fork), or nowhere (None: a read-only replay).
 
         `fit` must be a fit of the dataset's training rows (`rap_core.split.train_dataset`);
         with held_out=False, of every row of `dataset` (which is then training rows only).
@@ -181,18 +153,19 @@ class Studio:
         _check_fit_rows(fit, dataset, train)
         studio = cls(dataset, fit, fit.ranges, rule_from_fit(fit), statistic=statistic,
                      layout=layout, session_path=session_path, held_out=held_out)
-        studio._restore()
+        studio._restore(autosave)
         return studio
 
     @classmethod
-    def provisional(cls, dataset, ranges, *, statistic: str = "cpmi",
+    def provisional(cls, dataset, ranges, *, statistic: str = DEFAULT_STATISTIC,
                     layout: str = "features") -> Studio:
         """Preview before the fit ends: every rectified feature votes, sign +1, weight 1
         (`ranges` from the training rows: `rectify(train_dataset(dataset), ...)`)."""
         return cls(dataset, None, ranges, provisional_rule(ranges), statistic=statistic,
                    layout=layout)
 
-    def with_fit(self, fit, *, session_path: Path | None = None) -> Studio:
+    def with_fit(self, fit, *, session_path: Path | None = None,
+                 autosave: Path | None | str = SAME) -> Studio:
         """The fitted Studio that follows this preview; reuses the counts when the ranges match.
 
         Edits made to the preview are not carried over (they were edits of the all-votes AND);
@@ -204,11 +177,18 @@ class Studio:
                         statistic=self.statistic, layout=self.layout,
                         session_path=session_path, engine=engine,
                         held_out=self.split is not None)
-        studio._restore()
+        studio._restore(autosave)
         return studio
 
-    def _restore(self) -> None:
+    def _restore(self, autosave: Path | None | str) -> None:
         path = self.session_path
+        if autosave != SAME:
+            self.session_path = Path(autosave) if autosave is not None else None
+            if self.session_path is not None and _same_file(self.session_path,
+                                                            self.dataset.path):
+                raise RapError(f"session file {self.session_path} is the data file itself; "
+                               f"autosaving there would destroy the data; give another "
+                               f"--session path")
         if path is None or not path.exists():
             return
         session = load_session(path, self.dataset.features)
@@ -250,11 +230,6 @@ class Studio:
         return tuple(entry.edit for entry in self._undo)
 
     @property
-    def redo_edits(self) -> tuple:
-        """Edits redo would apply, the next one last."""
-        return tuple(self._redo)
-
-    @property
     def can_undo(self) -> bool:
         return bool(self._undo)
 
@@ -271,20 +246,24 @@ class Studio:
         return change
 
     def _set_rule(self, new: Rule, edit: Edit) -> Change:
+        """Install `new` and update the prior: the Change names the vote, the rows/columns of
+        B and whether the scale moved (the prior builder reports the last two)."""
         old = self.rule
         self.previous_rule, self.rule = old, new
         self._dirty = True
         if edit.feature is None:  # K or m: the prior does not depend on them
-            return Change((), False, True)
+            return Change(params=True)
         i = new.index(edit.feature)
         before = self._prior.scale
-        positions: set[int] = set()
+        change = Change(votes=(i,))
         if new.sign[i] != old.sign[i]:
-            positions.update(self._prior.set_sign(i, int(new.sign[i])).positions)
-        w_new = new.effective_weights()[i]
-        if w_new != old.effective_weights()[i]:
-            positions.update(self._prior.set_weight(i, float(w_new)).positions)
-        return Change(tuple(sorted(positions)), self._prior.scale != before, True)
+            change = change.merge(self._prior.set_sign(i, int(new.sign[i])))
+        w_new = new.weight[i] if new.enabled[i] else np.float32(0)
+        w_old = old.weight[i] if old.enabled[i] else np.float32(0)
+        if w_new != w_old:
+            change = change.merge(self._prior.set_weight(i, float(w_new)))
+        return Change(votes=(i,), positions=change.positions,
+                      rescaled=self._prior.scale != before)
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -387,8 +366,9 @@ class Studio:
         """Position names for the current layout."""
         return tuple(self._prior.labels)
 
-    def set_layout(self, layout: str) -> None:
-        self._prior.set_layout(layout)
+    def set_layout(self, layout: str) -> Change:
+        """Show the prior in another layout (a view choice: not an edit, not in the undo log)."""
+        return self._prior.set_layout(layout)
 
     def layouts(self) -> tuple[str, ...]:
         """The layouts this data supports: "lags" only when some feature name has a lag number."""
@@ -408,19 +388,15 @@ class Studio:
         """The live prior (for views that need S or B_feat); edit only through the Studio."""
         return self._prior
 
-    def range_rows(self) -> list[RangeRow]:
-        """One record per feature (dataset order) for the ranges table."""
-        r, rule, eng = self.ranges, self.rule, self._engine
-        return [RangeRow(i, f, r.groups[i], r.lags[i], float(r.rmin[i]), float(r.rmax[i]),
-                         float(eng.inside_pos[i]), float(eng.inside_neg[i]),
-                         int(rule.sign[i]), float(rule.weight[i]), bool(rule.enabled[i]))
-                for i, f in enumerate(r.features)]
+    def inside_rates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per feature (dataset order), the fraction of training positives and of training
+        negatives inside its critical range (copies)."""
+        return self._engine.inside_pos.copy(), self._engine.inside_neg.copy()
 
-    def feature_values(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Feature i's values on the positive rows and on the negative rows (for a histogram)."""
-        column = self.dataset.X[:, int(i)]
-        positive = np.asarray(self.dataset.y) == 1
-        return column[positive].copy(), column[~positive].copy()
+    @property
+    def counts(self) -> CoactivationCounts:
+        """The co-activation counts of the training rows (immutable; what B is built from)."""
+        return self._engine.counts
 
     # -- persistence ---------------------------------------------------------------------------
     def session(self) -> Session:
@@ -467,15 +443,6 @@ class Studio:
         if self.session_path is not None:
             self._writer.submit(self.session_path, self.session())
             self._dirty = False
-
-    def export(self, path: Path, *, layout: str | None = None,
-               alpha_init: float = 1.0, inputs=()) -> ExportResult:
-        """Write the artifact via rap_nanochat.rap_prior (torch imported here, not before); never
-        over the data, the session file or any of `inputs`."""
-        from rap_core.export import export_prior
-
-        return export_prior(self, path, layout=layout, alpha_init=alpha_init,
-                            inputs=(self.session_path, *inputs))
 
 
 def _check_fit_rows(fit, dataset, train) -> None:

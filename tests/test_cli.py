@@ -88,7 +88,9 @@ def test_lags_layout_and_alpha_init(tmp_path):
 def test_export_applies_a_session_like_the_studio(tmp_path):
     from rap_core.dataset import load_dataset
     from rap_core.edits import Edit
-    from rap_core.fit import FitParams, load_or_fit
+    from rap_core.export import export_prior, export_source
+    from rap_core.fit import FitParams
+    from rap_core.fit_process import load_or_fit
     from rap_core.split import train_dataset
     from rap_core.studio import Studio
 
@@ -100,7 +102,7 @@ def test_export_applies_a_session_like_the_studio(tmp_path):
     studio.apply(Edit("enable", "V1_t0", True))
     studio.apply(Edit("weight", "V1_t0", 0.5))
     studio.save_session(session)
-    expected = studio.export(tmp_path / "studio.pt")
+    expected = export_prior(export_source(studio), tmp_path / "studio.pt")
 
     prior = torch.load(export(tmp_path, "--session", str(session)), weights_only=True)
     assert prior["bias_sha256"] == expected.bias_sha256

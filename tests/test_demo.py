@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rap_core import fit as fit_module
+from rap_core import fit_process
 from rap_core.dataset import load_dataset
 from rap_core.demo import (
     GROUND_TRUTH,
@@ -19,7 +19,8 @@ from rap_core.demo import (
     ground_truth_label,
     write_demo_csv,
 )
-from rap_core.fit import FitParams, load_or_fit
+from rap_core.fit import FitParams
+from rap_core.fit_process import load_or_fit
 from rap_core.split import train_dataset
 
 TRUTH = sorted(feature for feature, _, _ in GROUND_TRUTH)
@@ -35,7 +36,7 @@ def no_cutlass(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("cutlass ran: the bundled demo fit was not used")
 
-    monkeypatch.setattr(fit_module, "run_fit", refuse)
+    monkeypatch.setattr(fit_process, "run_fit_in_child", refuse)
 
 
 def test_demo_shape_and_prevalence(demo):

@@ -42,7 +42,7 @@ def bracket_csv(tmp_path):
 def test_feature_names_with_brackets_show_verbatim_and_never_crash(tmp_path):
     data = bracket_csv(tmp_path)
     # the app fits on the training rows of the split (issue 11), so the stand-in does too
-    fitted = run_fit(train_dataset(load_dataset(data)), FitParams(Cs=4), isolate=False)
+    fitted = run_fit(train_dataset(load_dataset(data)), FitParams(Cs=4))
 
     def fit_fn(dataset, params, *, progress=None, cancel=None):
         return fitted
@@ -63,10 +63,13 @@ def test_feature_names_with_brackets_show_verbatim_and_never_crash(tmp_path):
             # the weight dialog names the feature verbatim
             await pilot.press("2")
             app.query_one("#votes").focus()
-            while app.query_one("#votes").current_feature() != "x[/]":
+            for _ in range(len(NAMES)):  # bounded: the feature is one of NAMES
+                if app.query_one("#votes").current_feature() == "x[/]":
+                    break
                 await pilot.press("down")
             await pilot.press("enter")
-            await pilot.pause()
+            for _ in range(3):  # the request travels up to the app as a message
+                await pilot.pause()
             assert isinstance(app.screen, ValueScreen)
             label = str(app.screen.query("Label").first().render())
             assert "x[/]" in label, label
@@ -261,8 +264,9 @@ def test_a_refused_export_in_the_app_does_not_mention_out(tmp_path, monkeypatch)
             await app.workers.wait_for_complete()
             await pilot.pause()
             monkeypatch.setattr(tempfile, "mkstemp", refuse)
-            app._export_chosen({"path": str(tmp_path / "p.pt"), "layout": "features",
-                                "alpha_init": 1.0})
+            await pilot.press("e")  # the export dialog, as a user opens it
+            app.screen.query_one("#export-path").value = str(tmp_path / "p.pt")
+            await pilot.press("enter")
             await app.workers.wait_for_complete()
             await pilot.pause()
             messages = [n.message for n in app._notifications]

@@ -11,7 +11,16 @@ import json
 import numpy as np
 import pytest
 
-from rap_core.edits import MAX_WEIGHT, Edit, apply_edit, flip, restore, toggle, vote_state
+from rap_core.edits import (
+    MAX_WEIGHT,
+    Edit,
+    apply_edit,
+    flip,
+    parse_value,
+    restore,
+    toggle,
+    vote_state,
+)
 from rap_core.errors import RapError
 from rap_core.rules import Rule
 from rap_core.session import (
@@ -41,19 +50,43 @@ def test_edits_round_trip_json(edit):
 
 
 @pytest.mark.parametrize("kind, feature, value, fragment", [
-    ("weight", "A_t0", -1, ">= 0"),
-    ("weight", "A_t0", float("nan"), "finite"),
-    ("weight", "A_t0", "heavy", "number"),
+    ("weight", "A_t0", -1, "from 0 to 100 (0 turns the vote off); got -1"),
+    ("weight", "A_t0", float("nan"), "from 0 to 100 (0 turns the vote off); got nan"),
+    ("weight", "A_t0", "heavy", "'heavy' is not a number"),
     ("sign", "A_t0", 0, "+1"),
     ("enable", "A_t0", "yes", "true or false"),
-    ("K", None, 0, "> 0"),
-    ("m", None, -0.5, ">= 0"),
+    ("K", None, 0, "K (the logit scale) must be a number above 0"),
+    ("m", None, -0.5, "m (the vote threshold) must be a number of 0 or more"),
     ("bold", "A_t0", 1, "unknown edit kind"),
     ("weight", None, 1, "feature name"),
 ])
 def test_bad_edits_are_refused_in_one_line(kind, feature, value, fragment):
     with pytest.raises(RapError, match=None) as err:
         Edit(kind, feature, value)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("kind, text, value, note", [
+    ("weight", " 2.5 ", 2.5, None),
+    ("weight", "1e308", 100.0, "a vote's weight 1e+308 is above the maximum; set to 100"),
+    ("K", "1e308", 1e6, "K (the logit scale) 1e+308 is above the maximum; set to 1e+06"),
+    ("m", "3", 3.0, None),
+])
+def test_a_typed_value_is_parsed_and_its_clamping_announced(kind, text, value, note):
+    assert parse_value(kind, text) == (value, note)
+
+
+@pytest.mark.parametrize("kind, text, fragment", [
+    ("weight", "", "press escape to keep the value"),
+    ("weight", "abc", "'abc' is not a number"),
+    ("weight", "inf", "got inf"),
+    ("weight", "-1", "from 0 to 100"),
+    ("K", "0", "above 0"),
+    ("m", "nan", "0 or more"),
+])
+def test_a_bad_typed_value_says_what_is_allowed(kind, text, fragment):
+    with pytest.raises(RapError) as err:
+        parse_value(kind, text)
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from conftest import make_small_frame
 
-from rap_core import cache
+from rap_core import cache, fit_process
 from rap_core import fit as fit_module
 from rap_core.dataset import dataset_from_frame
 from rap_core.errors import FitCancelled, RapError
-from rap_core.fit import Fit, FitParams, load_or_fit, run_fit
+from rap_core.fit import Fit, FitParams, run_fit
+from rap_core.fit_process import load_or_fit, run_fit_in_child
 from rap_core.ranges import rectify
 
 PARAMS = FitParams(Cs=5)  # tiny: a few seconds on the small dataset
@@ -130,7 +131,7 @@ def test_fit_json_round_trip(made_fit):
 
 def test_cache_hit_does_not_run_cutlass(small_data, made_fit, monkeypatch, tmp_path):
     fit = made_fit
-    monkeypatch.setattr(fit_module, "run_fit", lambda *a, **k: fit)
+    monkeypatch.setattr(fit_process, "run_fit_in_child", lambda *a, **k: fit)
     first = load_or_fit(small_data, PARAMS)
     stored = list((tmp_path / "xdg-cache" / "rap-studio" / "fits").glob("*.json"))
     assert len(stored) == 1, "the fit is kept under $XDG_CACHE_HOME/rap-studio"
@@ -138,7 +139,7 @@ def test_cache_hit_does_not_run_cutlass(small_data, made_fit, monkeypatch, tmp_p
     def refuse(*args, **kwargs):
         raise AssertionError("cutlass ran despite a cached fit")
 
-    monkeypatch.setattr(fit_module, "run_fit", refuse)
+    monkeypatch.setattr(fit_process, "run_fit_in_child", refuse)
     again = load_or_fit(small_data, PARAMS)
     np.testing.assert_array_equal(again.coef, first.coef)
     assert again.j_order == first.j_order
@@ -150,7 +151,7 @@ def test_cache_hit_does_not_run_cutlass(small_data, made_fit, monkeypatch, tmp_p
 def test_corrupt_cache_file_is_rebuilt(small_data, made_fit, monkeypatch, tmp_path):
     fit = made_fit
     calls = []
-    monkeypatch.setattr(fit_module, "run_fit", lambda *a, **k: calls.append(1) or fit)
+    monkeypatch.setattr(fit_process, "run_fit_in_child", lambda *a, **k: calls.append(1) or fit)
     key = cache.fit_key(small_data.sha256, PARAMS.to_dict(), fit.cutlass_version)
     path = cache.fit_path(key, tmp_path)
     path.parent.mkdir(parents=True)
@@ -171,7 +172,7 @@ def test_unwritable_cache_does_not_fail_the_fit(small_data, made_fit, monkeypatc
     fit = made_fit
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    monkeypatch.setattr(fit_module, "run_fit", lambda *a, **k: fit)
+    monkeypatch.setattr(fit_process, "run_fit_in_child", lambda *a, **k: fit)
     assert load_or_fit(small_data, PARAMS, cache_dir=blocker).votes == fit.votes
 
 
@@ -217,13 +218,13 @@ def test_isolated_fit_matches_and_cancels_promptly(small_data, fitted):
 
     fit, *_ = fitted
     events = []
-    isolated = run_fit(small_data, PARAMS, progress=events.append, isolate=True)
+    isolated = run_fit_in_child(small_data, PARAMS, progress=events.append)
     np.testing.assert_array_equal(isolated.coef, fit.coef)
     assert isolated.j_order == fit.j_order and events[-1].phase == "complete"
 
     asked = []  # cancel as soon as cutlass has started: mid-way through its CV path
     with pytest.raises(FitCancelled):
-        run_fit(small_data, FitParams(Cs=15), isolate=True,
-                progress=lambda e: asked or asked.append(time.perf_counter()),
-                cancel=lambda: bool(asked))
+        run_fit_in_child(small_data, FitParams(Cs=15),
+                         progress=lambda e: asked or asked.append(time.perf_counter()),
+                         cancel=lambda: bool(asked))
     assert time.perf_counter() - asked[0] < 3.0, "cancel waited for the CV path"

@@ -21,6 +21,7 @@ from rap_core.fit import (
     run_fit,
     store_fit,
 )
+from rap_core.fit_process import run_fit_in_child
 from rap_core.fit_speed import check_backend, progress_text, slow_fit_warning
 
 SMALL = FitParams(Cs=5)
@@ -162,7 +163,7 @@ def test_cli_refuses_cuda_without_a_gpu_before_reading_the_data(tmp_path):
 @pytest.mark.slow
 def test_progress_events_cross_the_child_process_in_order(small_data):
     events = []
-    run_fit(small_data, FitParams(Cs=5), progress=events.append, isolate=True)
+    run_fit_in_child(small_data, FitParams(Cs=5), progress=events.append)
     assert [e.phase for e in events] == ["input_validation", "cv_path", "final_refit",
                                          "final_refit", "complete"]
     assert all(e.backend == "cpu" for e in events)

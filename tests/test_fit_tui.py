@@ -7,7 +7,8 @@ import asyncio
 import threading
 
 from rap_core.errors import FitCancelled, RapError
-from rap_core.fit import FitParams, FitProgress, run_fit
+from rap_core.fit import FitParams, FitProgress
+from rap_core.fit_process import run_fit_in_child
 from tui.app import RapStudioApp
 from tui.screens.modals import FitOptionsScreen
 
@@ -48,7 +49,7 @@ class StoppableFit:
     def __call__(self, dataset, params, *, progress=None, cancel=None):
         self.calls.append(params)
         if len(self.calls) > 1:
-            return run_fit(dataset, params, progress=progress, cancel=cancel, isolate=True)
+            return run_fit_in_child(dataset, params, progress=progress, cancel=cancel)
         progress(FitProgress("input_validation", 0, 1, 0.01, backend="cpu"))
         self.started.set()
         if self.first == "fail":

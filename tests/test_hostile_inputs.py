@@ -35,6 +35,7 @@ import torch
 
 from rap_core.cli import main as rap_main
 from rap_core.demo import demo_path
+from rap_core.export import export_prior, export_source
 from rap_nanochat.rap_prior import bias_sha256, load_prior, make_prior
 from tests.conftest import make_small_frame
 
@@ -377,7 +378,7 @@ SESSIONS = [
     Case("session-negative-weight", lambda w: E(w, "--session", w.session(
         "s.json", {**good_session(demo_sha()),
                    "edits": [{"kind": "weight", "feature": "V1_t0", "value": -3}]})),
-         fragment=">= 0"),
+         fragment="from 0 to 100 (0 turns the vote off); got -3"),
     Case("session-sha-not-string", lambda w: E(w, "--session", w.session(
         "s.json", {**good_session(demo_sha()), "data_sha256": 12})), fragment="data_sha256"),
     Case("session-target-list", lambda w: E(w, "--session", w.session(
@@ -926,7 +927,7 @@ def test_l_without_lag_numbers_stays_in_features(tmp_path):
     data = W(tmp_path, tmp_path).nolag()
     from rap_core.dataset import load_dataset
 
-    fitted = run_fit(train_dataset(load_dataset(data)), FitParams(Cs=4), isolate=False)
+    fitted = run_fit(train_dataset(load_dataset(data)), FitParams(Cs=4))
 
     def fit_fn(dataset, params, *, progress=None, cancel=None):
         return fitted
@@ -1009,7 +1010,7 @@ def test_the_studio_never_writes_over_its_data(tmp_path):
     studio.save_session()
     for target in (data, session):
         with pytest.raises(RapError, match="is the input") as info:
-            studio.export(target)
+            export_prior(export_source(studio), target)
         assert "\n" not in str(info.value)
     with pytest.raises(RapError, match="the data file itself"):
         Studio.from_fit(dataset, fit, session_path=data)

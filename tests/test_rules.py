@@ -141,6 +141,6 @@ def test_rule_text_shows_weights_and_degenerate_thresholds():
     assert text.startswith("active weight ≥ 1.5 of 2.5: ") and "V3_t2 in [0.41, 0.97] ×1.5" in text
     assert rule_text(unit_rule([2, 3], 0), ranges_for()).startswith("always positive")
     assert rule_text(unit_rule([2, 3], 3), ranges_for()).startswith("never positive")
-    assert rule_text(unit_rule([], 1), ranges_for()) == "no active votes (never positive)"
-    assert rule_text(unit_rule([], 0), ranges_for()) == "no active votes (always positive)"
+    assert rule_text(unit_rule([], 1), ranges_for()) == "no enabled votes (never positive)"
+    assert rule_text(unit_rule([], 0), ranges_for()) == "no enabled votes (always positive)"
     assert not math.isnan(unit_rule([], 0).m)

@@ -21,17 +21,17 @@ def random_problem(seed: int, n: int, p: int):
     return ind, y, signs
 
 
-def reference_pmi(active: np.ndarray, alpha: float) -> np.ndarray:
+def reference_pmi(active: np.ndarray, smoothing: float) -> np.ndarray:
     """PMI of one class straight from the definition in docs/PRIOR.md (float64, no shortcuts)."""
     n, p = active.shape
     out = np.zeros((p, p))
-    z = n + 4 * alpha
+    z = n + 4 * smoothing
     for i in range(p):
         for j in range(p):
             n_ij = np.sum(active[:, i] & active[:, j])
-            p_ij = (n_ij + alpha) / z
-            p_i = (active[:, i].sum() + 2 * alpha) / z
-            p_j = (active[:, j].sum() + 2 * alpha) / z
+            p_ij = (n_ij + smoothing) / z
+            p_i = (active[:, i].sum() + 2 * smoothing) / z
+            p_j = (active[:, j].sum() + 2 * smoothing) / z
             out[i, j] = np.log(p_ij) - np.log(p_i) - np.log(p_j)
     return out
 
@@ -63,16 +63,17 @@ def test_one_row_equals_that_row_of_the_full_matrix_bitwise(seed, n, p, name):
         assert np.array_equal(stat.row(signs, i), full[i]), f"{name}: row {i} differs"
 
 
-@pytest.mark.parametrize("alpha", [1.0, 0.5])
-def test_cpmi_matches_the_definition(alpha):
+@pytest.mark.parametrize("smoothing", [1.0, 0.5])
+def test_cpmi_matches_the_definition(smoothing):
     ind, y, signs = random_problem(3, 200, 6)
     active = ind * signs == 1
-    expected = reference_pmi(active[y == 1], alpha) - reference_pmi(active[y == 0], alpha)
+    expected = reference_pmi(active[y == 1], smoothing) - reference_pmi(active[y == 0], smoothing)
     np.fill_diagonal(expected, 0.0)
-    got = coactivation_statistic(CoactivationCounts.from_indicators(ind, y), signs, "cpmi", alpha)
+    counts = CoactivationCounts.from_indicators(ind, y)
+    got = coactivation_statistic(counts, signs, "cpmi", smoothing)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-    pmi = coactivation_statistic(CoactivationCounts.from_indicators(ind, y), signs, "pmi", alpha)
-    expected_pmi = reference_pmi(active[y == 1], alpha)
+    pmi = coactivation_statistic(counts, signs, "pmi", smoothing)
+    expected_pmi = reference_pmi(active[y == 1], smoothing)
     np.fill_diagonal(expected_pmi, 0.0)
     np.testing.assert_allclose(pmi, expected_pmi, rtol=1e-5, atol=1e-6)
 
@@ -141,12 +142,12 @@ def test_bad_inputs_raise_one_line_rap_errors(ind, y, message):
         CoactivationCounts.from_indicators(ind, y)
 
 
-def test_bad_statistic_alpha_and_signs_raise_rap_errors():
+def test_bad_statistic_smoothing_and_signs_raise_rap_errors():
     ind, y, _ = random_problem(1, 50, 3)
     counts = CoactivationCounts.from_indicators(ind, y)
     with pytest.raises(RapError, match="unknown statistic 'pim'; choose one of cpmi, pmi, phi"):
         Statistic(counts, "pim")
-    with pytest.raises(RapError, match="alpha must be a positive number"):
-        Statistic(counts, "cpmi", alpha=0.0)
+    with pytest.raises(RapError, match="smoothing must be a positive number"):
+        Statistic(counts, "cpmi", smoothing=0.0)
     with pytest.raises(RapError, match="signs must be"):
         Statistic(counts).matrix(np.array([1, 0, 1]))

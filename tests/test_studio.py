@@ -16,6 +16,7 @@ from conftest import make_small_frame
 from rap_core.dataset import dataset_from_frame
 from rap_core.edits import Edit, flip
 from rap_core.errors import RapError
+from rap_core.export import export_prior, export_source
 from rap_core.fit import Fit, FitParams, cutlass_version
 from rap_core.layout import make_layout
 from rap_core.prior import build_prior
@@ -56,7 +57,7 @@ def state(studio):
 
 def rebuilt(studio, layout="features"):
     lags = [split_feature_name(f)[1] for f in studio.dataset.features]
-    return build_prior(studio._engine.counts, studio.rule.sign, studio.rule.effective_weights(),
+    return build_prior(studio.counts, studio.rule.sign, studio.rule.effective_weights(),
                        make_layout(layout, studio.dataset.features, lags), studio.statistic)
 
 
@@ -113,17 +114,38 @@ def test_a_new_edit_clears_redo(dataset, fit):
     assert not studio.can_redo and studio.edits == (EDITS[1],)
 
 
-def test_change_reports_what_to_repaint(dataset, fit):
+def test_a_vote_edit_names_its_vote_and_its_prior_row(dataset, fit):
     studio = Studio.from_fit(dataset, fit)
     a = dataset.features.index("A_t1")
     change = studio.apply(Edit("weight", "A_t1", 2.0))
-    assert change.positions == (a,) and change.rescaled and change.rule_changed
+    assert change.votes == (a,) and change.positions == (a,)
+    assert change.rescaled and change.rule_changed and not change.params
+
+
+def test_an_m_edit_changes_the_metrics_but_not_the_prior(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
     before = studio.bias_raw().tobytes()
     change = studio.apply(Edit("m", None, 1))
-    assert change.positions == () and not change.rescaled
+    assert change.params and change.votes == () and change.positions == ()
+    assert not change.prior_changed
     assert studio.bias_raw().tobytes() == before, "m does not enter the prior"
     assert studio.metrics("current") != studio.metrics("previous"), "m changes the metrics"
     assert studio.metrics("previous").tpr <= studio.metrics("current").tpr
+
+
+def test_undo_names_the_same_vote_as_the_edit(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    a = dataset.features.index("A_t1")
+    studio.apply(flip(studio.rule, "A_t1"))
+    change = studio.undo()
+    assert change.votes == (a,) and change.positions == (a,)
+
+
+def test_a_layout_switch_is_a_relayout_change(dataset, fit):
+    studio = Studio.from_fit(dataset, fit)
+    change = studio.set_layout("lags")
+    assert change.relayout and change.positions == tuple(range(4)) and not change.rule_changed
+    assert studio.set_layout("lags").empty, "the same layout again changes nothing"
 
 
 def test_previous_and_fitted_metrics(dataset, fit):
@@ -211,32 +233,47 @@ def test_corrupt_session_is_one_line(dataset, fit, tmp_path):
     assert "broken.json" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_provisional_preview_then_fit_reuses_the_counts(dataset, fit):
+def test_the_provisional_preview_votes_every_feature(dataset, fit):
     preview = Studio.provisional(dataset, fit.ranges)
     assert preview.fit is None and preview.metrics().k == dataset.n_features
     assert preview.j_curve().size == 0
+
+
+def test_the_fit_after_a_preview_reuses_its_counts(dataset, fit):
+    preview = Studio.provisional(dataset, fit.ranges)
     fitted = preview.with_fit(fit)
-    assert fitted._engine is preview._engine, "the expensive counts are built once per dataset"
+    assert fitted.counts is preview.counts, "the expensive counts are built once per dataset"
     assert state(fitted) == state(Studio.from_fit(dataset, fit))
 
 
-def test_range_rows_and_feature_values_for_the_table(dataset, fit):
+def test_inside_rates_for_the_ranges_table(dataset, fit):
     studio = Studio.from_fit(dataset, fit)
-    rows = studio.range_rows()
-    assert [r.feature for r in rows] == list(dataset.features)
-    a = rows[dataset.features.index("A_t1")]
-    assert (a.group, a.lag, a.sign, a.weight, a.enabled) == ("A_t", 1, 1, 1.0, True)
-    assert a.inside_pos == 1.0 and a.inside_neg < 1.0, "every positive lies inside A_t1's range"
-    pos, neg = studio.feature_values(a.index)
-    assert pos.size == dataset.n_positive and pos.size + neg.size == dataset.n_rows
+    pos, neg = studio.inside_rates()
+    a = dataset.features.index("A_t1")
+    assert pos.shape == neg.shape == (dataset.n_features,)
+    assert pos[a] == 1.0 and neg[a] < 1.0, "every positive lies inside A_t1's range"
 
 
 def test_export_writes_the_studio_bias(dataset, fit, tmp_path):
     torch = pytest.importorskip("torch")
     studio = Studio.from_fit(dataset, fit)
     studio.apply(EDITS[0])
-    result = studio.export(tmp_path / "p.pt", layout="lags", alpha_init=0.5)
+    result = export_prior(export_source(studio, "lags"), tmp_path / "p.pt", alpha_init=0.5)
     prior = torch.load(result.path, weights_only=True)
     assert result.shape == (4, 4) and result.layout == "lags" and studio.layout == "features"
     studio.set_layout("lags")
     assert prior["bias"].numpy().tobytes() == studio.bias().tobytes()
+
+
+def test_an_export_writes_the_rule_of_its_snapshot(dataset, fit, tmp_path):
+    """The TUI snapshots on the UI thread and writes in a worker while the user edits on."""
+    torch = pytest.importorskip("torch")
+    studio = Studio.from_fit(dataset, fit)
+    studio.apply(EDITS[0])
+    expected = studio.bias().tobytes()
+    source = export_source(studio)
+    studio.apply(Edit("enable", "A_t1", False))  # an edit made while the file is written
+    written = export_prior(source, tmp_path / "p.pt")
+    prior = torch.load(written.path, weights_only=True)
+    assert prior["bias"].numpy().tobytes() == expected != studio.bias().tobytes()
+    assert prior["source"]["edits"] == 1

@@ -32,6 +32,14 @@ async def ready(app, pilot) -> None:
     await pilot.pause()
 
 
+async def press(pilot, *keys: str) -> None:
+    """Press keys, then let the messages they post (an edit travels up from the table to the
+    app, tui.messages) be handled: a bounded number of pauses, never a sleep."""
+    await pilot.press(*keys)
+    for _ in range(3):
+        await pilot.pause()
+
+
 def current_vote(app):
     feature = app.query_one("#votes").current_feature()
     rule = app.studio.rule
@@ -82,16 +90,20 @@ def test_a_held_key_applies_every_press_and_repaints_once():
                 event = events.Key("plus", "+")
                 event.set_sender(app)
                 app._driver.send_message(event)
+            for _ in range(20):  # bounded: the edits travel up as messages
+                if len(app.studio.edits) == 6:
+                    break
+                await pilot.pause()
             await pilot.pause()
             assert current_vote(app)[1] == pytest.approx(weight + 0.6)
             assert len(app.studio.edits) == 6  # every press is an edit (undo steps back one)
             assert len(calls) < 6
             raw = app.studio.bias_raw()
             heatmap = app.query_one("#heatmap")
-            bs = heatmap.bs
-            for block in range(heatmap._avg.shape[0]):
+            bs, means = heatmap.bs, heatmap.block_means()
+            for block in range(heatmap.n_blocks):
                 lo, hi = block * bs, min((block + 1) * bs, raw.shape[0])
-                assert heatmap._avg[block, block] == pytest.approx(
+                assert means[block, block] == pytest.approx(
                     float(raw[lo:hi, lo:hi].mean()), abs=1e-6)
             table = app.query_one("#votes")
             assert f"{weight + 0.6:7.2f}" in "".join(
@@ -124,11 +136,10 @@ def test_after_edits_every_heatmap_and_rule_line_on_screen_is_current():
             await pilot.pause()
             for keys in (("plus",) * 3, ("right_square_bracket",), ("f",), ("down", "space"),
                          ("down", "minus", "minus")):
-                await pilot.press(*keys)
-                await pilot.pause()
+                await press(pilot, *keys)
             heatmap, table = app.query_one(Heatmap), app.query_one(VoteTable)
-            heatmap._lines.clear()
-            table._cache.clear()
+            heatmap.invalidate(everything=True)  # paint every line afresh, to compare
+            table.rows_changed(list(range(table.row_count)))
             for (widget_id, y), strip in shown.items():
                 widget = heatmap if widget_id == "heatmap" else table
                 assert strip == type(widget).render_line(widget, y), (widget_id, y)
@@ -144,23 +155,21 @@ def test_weight_keys_edit_the_rule_and_repaint_the_prior():
             feature, weight, enabled, sign = current_vote(app)
             assert (weight, enabled, sign) == (1.0, True, 1)
             heatmap = app.query_one("#heatmap")
-            before = heatmap._avg.copy()
-            await pilot.press("plus", "plus", "right_square_bracket")
-            await pilot.pause()
+            before = heatmap.block_means()
+            await press(pilot, "plus", "plus", "right_square_bracket")
             assert current_vote(app)[1] == pytest.approx(2.2)
-            await pilot.press("minus")
+            await press(pilot, "minus")
             assert current_vote(app)[1] == pytest.approx(2.1)
-            await pilot.press("f")
+            await press(pilot, "f")
             assert current_vote(app)[3] == -1
-            await pilot.press("space")
+            await press(pilot, "space")
             assert current_vote(app)[2] is False
-            # the heatmap cache follows the studio's prior exactly
-            raw, scale = app.studio.bias_raw(), app.studio.scale
-            assert not np.allclose(before, heatmap._avg)
+            # what the heatmap shows follows the studio's prior exactly
+            raw, means = app.studio.bias_raw(), heatmap.block_means()
+            assert not np.allclose(before, means)
             bs = heatmap.bs
             lo, hi = 0, min(bs, raw.shape[0])
-            assert heatmap._avg[0, 0] == pytest.approx(float(raw[lo:hi, lo:hi].mean()), abs=1e-6)
-            assert heatmap._scale == scale
+            assert means[0, 0] == pytest.approx(float(raw[lo:hi, lo:hi].mean()), abs=1e-6)
             status = str(app.query_one("#status").render())
             assert "6 edits" in status
     run(body())
@@ -209,6 +218,50 @@ def test_typed_values_for_weight_k_and_m():
             assert app.studio.rule.K == 10  # a bad number keeps the modal open
             await pilot.press("escape")
             assert app.studio.metrics("current").k == 4
+    run(body())
+
+
+def test_every_invalid_typed_value_keeps_the_dialog_open_with_plain_words():
+    from tui.screens.modals import ValueScreen
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await press(pilot, "enter")
+            for typed, words in (("nan", "got nan"), ("inf", "got inf"),
+                                 ("-1", "from 0 to 100 (0 turns the vote off)"),
+                                 ("abc", "'abc' is not a number"), ("", "press escape")):
+                field = app.screen.query_one("#value")
+                field.value = typed
+                await press(pilot, "enter")
+                assert isinstance(app.screen, ValueScreen), typed
+                error = str(app.screen.query_one("#value-error").render())
+                assert words in error, (typed, error)
+                assert field.value == typed, "what was typed stays to be corrected"
+            assert app.studio.edits == ()
+            app.screen.query_one("#value").value = "1e308"
+            await press(pilot, "enter")
+            assert current_vote(app)[1] == 100.0
+            notes = [n.message for n in app._notifications]
+            assert any("1e+308 is above the maximum; set to 100" in n for n in notes), notes
+
+    run(body())
+
+
+def test_a_vote_with_weight_zero_is_shown_off():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            table = app.query_one("#votes")
+            assert table.render_line(0).text.startswith(" ●")
+            await press(pilot, "enter")
+            app.screen.query_one("#value").value = "0"
+            await press(pilot, "enter")
+            assert current_vote(app)[1:3] == (0.0, True)
+            assert table.render_line(0).text.startswith(" ○"), "0 turns the vote off"
+
     run(body())
 
 
@@ -321,19 +374,24 @@ def test_escape_cancels_a_running_fit(small_csv):
 
     def slow_fit(dataset, params, *, progress=None, cancel=None):
         started.set()
-        while not cancel():
+        for _ in range(3000):  # bounded: 30 s at most, a cancel ends it within 10 ms
+            if cancel():
+                raise FitCancelled()
             threading.Event().wait(0.01)
-        raise FitCancelled()
+        raise AssertionError("the fit was never cancelled")
 
     async def body():
         app = RapStudioApp(small_csv, fit_fn=slow_fit, deterministic=True)
         async with app.run_test(size=SIZE) as pilot:
-            while not started.is_set():
+            for _ in range(500):  # bounded: the loader and the preview take well under 10 s
+                if started.is_set():
+                    break
                 await pilot.pause(0.02)
+            assert started.is_set(), "the fit never started"
             await pilot.pause()
             assert app.state == "fitting"
             assert app.studio is not None and app.studio.fit is None  # provisional preview
-            assert app.query_one("#heatmap")._avg is not None
+            assert app.query_one("#heatmap").block_means() is not None
             await pilot.press("escape")
             await app.workers.wait_for_complete()
             await pilot.pause()
@@ -373,7 +431,7 @@ def test_layout_switch_and_heatmap_cursor():
             await pilot.press("l")
             await pilot.pause()
             assert app.studio.layout == "lags"
-            assert app.query_one("#heatmap")._avg.shape == (8, 8)
+            assert app.query_one("#heatmap").n_blocks == 8
             await pilot.press("right", "down")
             await pilot.pause()
             info = str(app.query_one("#prior-info").render())

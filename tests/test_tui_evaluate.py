@@ -104,7 +104,7 @@ def test_quick_eval_command_is_rap_eval_quick_on_the_edited_prior():
     from rap_core.dataset import load_dataset
     from rap_core.demo import demo_path
     from rap_core.edits import Edit
-    from rap_core.fit import load_or_fit
+    from rap_core.fit_process import load_or_fit
     from rap_core.session import load_session
     from rap_core.split import train_dataset
     from rap_core.studio import Studio

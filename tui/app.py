@@ -1,15 +1,19 @@
-"""RAP Studio: the Textual app. It holds no model logic: every domain call goes to `rap_core`.
+"""RAP Studio: the Textual app. It holds no model logic: every domain call goes to `rap_core`,
+through the Studio facade and the opener (`rap_core.opening`), which `rap` uses too.
 
-Flow: a thread worker loads the dataset; a bundled or cached fit opens at once, otherwise the
-rectifier's ranges and a provisional preview (`Studio.provisional`) show while cutlass fits in the
-same worker (tui/fitting.py: progress in the status line, `escape` cancels, `ctrl+r` refits after
-a cancel or a failure). The fitted Studio then replaces the preview and replays the session file,
-if any ("restored N edits from …").
+Flow: a thread worker opens the data (`opening.prepare`, `load_data`, `lock_session`); a bundled
+or cached fit opens at once, otherwise a provisional preview shows while cutlass fits in the same
+worker (`opening.open_fitted`; tui/fitting.py: progress in the status line, `escape` cancels,
+`ctrl+r` refits after a cancel or a failure). The fitted Studio then replaces the preview and
+replays the session file, if any ("restored N edits from …").
 
-Edits: widgets build `rap_core.edits.Edit`s and call `apply_edit`; the returned `Change` says which
-prior rows/columns to re-average and whether the rule table needs a repaint. The Studio autosaves
-each edit atomically. The session is locked for this instance (rap_core.session_lock): a second
-instance on the same data forks it or opens read-only, and says which; a session that cannot be
+Edits: widgets post `tui.messages` (EditRequested, ValueRequested) and never call the app; the
+app applies the edit to the Studio, which returns a `rap_core.change.Change` naming the votes,
+the prior rows/columns and whether the scale moved; the panes repaint only that (once per burst
+of keys, tui.coalesce). The Studio autosaves each edit (docs/ARCHITECTURE.md).
+
+The session is locked for this instance (rap_core.session_lock): a second instance on the same
+data forks it or opens read-only, and says which; a session that cannot be
 written is announced at start, and the status line always shows what the file holds (also at 80
 columns), and quitting with unsaved edits asks first. SIGHUP/SIGTERM/SIGINT (an SSH drop, a kill)
 end the process within 2 s after a bounded flush: tui.exit_guard, installed by `rap-studio`.
@@ -36,6 +40,7 @@ from textual.widgets import Footer, Static, Tab, Tabs
 from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
 from tui.fitting import FitFlow
+from tui.messages import EditRequested, ExportChoice, ValueRequested
 from tui.screens.modals import (
     ConfirmScreen,
     ErrorScreen,
@@ -56,13 +61,6 @@ WIDE = 140
 TABS = ("ranges", "rules", "prior", "evaluate")
 DATA_HINT = ("Give a CSV/TSV/Parquet file with numeric feature columns and a 0/1 target column: "
              "rap-studio DATA --target COLUMN. With no DATA, rap-studio opens the bundled demo.")
-
-
-class MainView(Vertical):
-    """The whole main screen; it re-arranges the panes when the terminal is resized."""
-
-    def on_resize(self) -> None:
-        self.app._arrange()
 
 
 class RapStudioApp(FitFlow, App):
@@ -98,7 +96,6 @@ class RapStudioApp(FitFlow, App):
         self.fit_phase = ""
         self._fit_started: float | None = None
         self._fit_estimate: float | None = None
-        self._exporting = False
         self._left = "rules"
         self.active_tab = "rules"
         self.session_access = None  # rap_core.session_lock.SessionAccess, once the data is known
@@ -110,7 +107,7 @@ class RapStudioApp(FitFlow, App):
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        with MainView(id="main"):
+        with Vertical(id="main"):
             yield Static("RAP Studio · loading…", id="status")
             yield Tabs(Tab("1 Ranges", id="ranges"), Tab("2 Rules", id="rules"),
                        Tab("3 Prior", id="prior"), Tab("4 Evaluate", id="evaluate"),
@@ -133,6 +130,9 @@ class RapStudioApp(FitFlow, App):
         # Paint the shell first: the loader thread competes for the GIL (pandas, the CSV), and a
         # terminal that shows something at once reads as responsive.
         self.call_after_refresh(self._load)
+
+    def on_resize(self) -> None:
+        self._arrange()  # side by side at WIDE columns and more, tabs below
 
     def _arrange(self) -> None:
         wide = self.size.width >= WIDE
@@ -171,23 +171,14 @@ class RapStudioApp(FitFlow, App):
     # -- loading and fitting -----------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
-        from rap_core.data_cache import load_dataset_cached
-        from rap_core.demo import demo_path
-        from rap_core.fit import FitParams
-        from rap_core.fit_speed import check_backend
-        from rap_core.session import default_session_path
-        from rap_core.session_lock import open_session
-        from rap_core.threads import single_blas_thread
+        from rap_core.opening import load_data, lock_session, prepare
 
-        single_blas_thread()
         try:
-            params = (self.params or FitParams()).validate()
-            backend_note = check_backend(params)  # before the data: a second, not a fit
-            path = demo_path() if self.data_path is None else Path(self.data_path)
-            dataset = load_dataset_cached(path, target=self.target, cv=params.cv)  # pandas: a miss
+            params, backend_note = prepare(self.params)  # before the data: a second, not a fit
+            dataset = load_data(self.data_path, target=self.target, cv=params.cv)
             self.call_from_thread(self._dataset_loaded, dataset, backend_note)
             # Once per app (a refit reuses it): the lock decides where edits autosave.
-            access = open_session(self.session_arg or default_session_path(dataset.sha256))
+            access = lock_session(dataset, self.session_arg)
             self.session_access = access
             if access.notice:
                 self.call_from_thread(self._session_notice, access)
@@ -220,6 +211,8 @@ class RapStudioApp(FitFlow, App):
         self.query_one(RangesPane).load(studio)
         self.query_one(RulesPane).load(studio)
         self.query_one(PriorPane).load(studio)
+        self.query_one(EvaluatePane).load(studio if state == "ready" else None,
+                                          studio.dataset.path, studio.dataset.target)
         if restored:
             self.restored = restored
             where = short_path(studio.session_path)
@@ -242,12 +235,21 @@ class RapStudioApp(FitFlow, App):
         if self.studio is None or self.state != "ready":
             self.notify("edits open when the fit has finished", severity="warning")
             return False
-        if self._exporting:
-            self.notify("an export is being written; try again in a moment", severity="warning")
-            return False
         return True
 
-    def apply_edit(self, edit) -> None:
+    def on_edit_requested(self, message: EditRequested) -> None:
+        """Resolve the widget's intent against the rule as it is now, then apply it."""
+        if not self._editable():
+            return
+        try:
+            edit = message.build(self.studio.rule)
+        except RapError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if edit is not None:
+            self._apply(edit)
+
+    def _apply(self, edit) -> None:
         if not self._editable():
             return
         try:
@@ -266,13 +268,14 @@ class RapStudioApp(FitFlow, App):
         self._coalescer.add(change)
 
     def _show_change(self, change) -> None:
+        """Hand the Change down: each pane repaints what it names, nothing else."""
         if change is None or self.studio is None:
             return
         self._edited = True
-        if change.positions or change.rescaled:
+        if change.prior_changed:
             self.query_one(PriorPane).changed(change)
         if change.rule_changed:
-            self.query_one(RulesPane).update_rule(self.studio)
+            self.query_one(RulesPane).update_rule(self.studio, change)
         if self.deterministic:  # snapshots: show the settled save state, never "saving…"
             with contextlib.suppress(RapError):
                 self.studio.flush(timeout=2.0)
@@ -292,21 +295,24 @@ class RapStudioApp(FitFlow, App):
                 return
             self._changed(self.studio.redo())
 
-    def ask_value(self, prompt: str, current: float, kind: str, feature: str | None) -> None:
-        from rap_core.edits import Edit
+    def on_value_requested(self, message: ValueRequested) -> None:
+        """Ask for the number; the dialog checks it (and stays open until it is valid), a
+        clamped value is announced, then the edit is applied."""
+        from functools import partial
 
-        def done(value: float | None) -> None:
-            if value is None:
+        from rap_core.edits import Edit, parse_value
+
+        def done(answer: tuple[float, str | None] | None) -> None:
+            if answer is None:
                 return
-            try:
-                edit = Edit(kind, feature, value)
-            except RapError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            self.apply_edit(edit)
+            value, note = answer
+            if note:
+                self.notify(note, severity="warning")
+            self._apply(Edit(message.kind, message.feature, value))
 
         if self._editable():
-            self.push_screen(ValueScreen(prompt, current), done)
+            check = partial(parse_value, message.kind)
+            self.push_screen(ValueScreen(message.prompt, message.current, check), done)
 
     def action_toggle_layout(self) -> None:
         if self.studio is None:
@@ -315,29 +321,31 @@ class RapStudioApp(FitFlow, App):
             self.notify("layout stays 'features': no feature name ends in a lag number "
                         "(like V3_t7), so there is no lags layout", severity="warning")
             return
-        self.studio.set_layout("lags" if self.studio.layout == "features" else "features")
-        self.query_one(PriorPane).load(self.studio)
+        change = self.studio.set_layout("lags" if self.studio.layout == "features"
+                                        else "features")
+        self.query_one(PriorPane).changed(change)
         self._status()
 
     # -- status -----------------------------------------------------------------------------
     def _status(self) -> None:
-        left = Text()
-        left.append("RAP Studio", style="bold")
+        """Rewrite the status line for the current width (tui.status_line: the save state is
+        never cut; the data's description shortens first)."""
+        from tui.status_line import status_text
+
         # While a fit runs its progress needs the room (80 columns): the data is named again
         # once it is done.
         fitting = self.state in ("fitting", "provisional") and self.size.width < 120
-        if self.dataset is not None and not fitting:
-            d = self.dataset
-            left.append(f" · {d.name} · {d.n_rows} rows · {d.n_features} features")
+        d = self.dataset if not fitting else None
+        fit, fit_style = None, ""
         right = Text()
         studio = self.studio
         if self.state == "fitting" or (self.state in ("provisional", "loading")
                                        and self.fit_status):
-            left.append(" · " + self._fit_status_text(), style="yellow")
+            fit, fit_style = self._fit_status_text(), "yellow"
         elif studio is not None and studio.fit is not None:
             n = len(studio.edits)
             k = len(studio.fitted_rule.votes())  # the votes shown, whatever the polish chose
-            left.append(f" · fit k={k}" if studio.fit.adopted else f" · fit L1 k={k}")
+            fit = f"fit k={k}" if studio.fit.adopted else f"fit L1 k={k}"
             if n:
                 right.append(f" · ● {n} edit{'s' if n != 1 else ''}", style="bold yellow")
             else:
@@ -349,12 +357,10 @@ class RapStudioApp(FitFlow, App):
             right.append(" · read-only", style="bold red")
         status = self.query_one("#status", Static)
         width = status.content_size.width or max(0, self.size.width - 2)
-        if right.cell_len:
-            room = width - right.cell_len
-            if left.cell_len > room:
-                left.truncate(max(0, room), overflow="ellipsis")
-            left.append_text(right)
-        status.update(left, layout=False)
+        status.update(status_text(
+            name=None if d is None else d.name, rows=0 if d is None else d.n_rows,
+            features=0 if d is None else d.n_features, fit=fit, fit_style=fit_style,
+            right=right, width=width), layout=False)
 
     def _save_label(self, n_edits: int) -> Text | None:
         """What the session file holds, in a few words (None when there is nothing to say)."""
@@ -392,27 +398,39 @@ class RapStudioApp(FitFlow, App):
         self.push_screen(ExportScreen(self.export_path, self.studio.layout,
                                       layouts=self.studio.layouts()), self._export_chosen)
 
-    def _export_chosen(self, answer: dict | None) -> None:
-        if answer is None:
+    def _export_chosen(self, choice: ExportChoice | None) -> None:
+        if choice is None:
             return
-        path = Path(answer["path"]).expanduser()
-        self.export_path = answer["path"]
+        self.export_path = choice.text
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._export(path, answer["layout"], answer["alpha_init"])
+                self._export_now(choice)
 
-        if path.exists():
-            self.push_screen(ConfirmScreen(f"{short_path(path)} exists. Overwrite it?"),
+        if choice.path.exists():
+            self.push_screen(ConfirmScreen(f"{short_path(choice.path)} exists. Overwrite it?"),
                              confirmed)
         else:
-            self._export(path, answer["layout"], answer["alpha_init"])
+            self._export_now(choice)
+
+    def _export_now(self, choice: ExportChoice) -> None:
+        """Snapshot the studio here, on the UI thread, then build and write in a worker: the
+        snapshot is immutable, so editing on while the file is written cannot race it."""
+        from rap_core.export import export_source
+
+        try:
+            source = export_source(self.studio, choice.layout)
+        except RapError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self._export(source, choice)
 
     @work(thread=True, exclusive=True, group="export")
-    def _export(self, path: Path, layout: str, alpha_init: float) -> None:
-        self._exporting = True
+    def _export(self, source, choice: ExportChoice) -> None:
+        from rap_core.export import export_prior
+
         try:
-            result = self.studio.export(path, layout=layout, alpha_init=alpha_init)
+            result = export_prior(source, choice.path, alpha_init=choice.alpha_init)
         except RapError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
         except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
@@ -423,8 +441,6 @@ class RapStudioApp(FitFlow, App):
                     f"alpha   {result.alpha_init:g}\n"
                     f"sha256  {result.bias_sha256}")
             self.call_from_thread(self.push_screen, MessageScreen("Exported", body))
-        finally:
-            self._exporting = False
 
     # -- help, palette, quitting ------------------------------------------------------------
     def action_help(self) -> None:
@@ -442,7 +458,7 @@ class RapStudioApp(FitFlow, App):
 
     def _palette_callback(self, action: Action):
         async def run() -> None:
-            if action.scope == "rules":
+            if action.scope == "rules":  # the table whose key it is runs it
                 table = self.query_one(VoteTable)
                 table.focus()
                 await table.run_action(action.name)

@@ -13,13 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rap_core.studio import Change
-
-
-def merge(a: Change, b: Change) -> Change:
-    """One Change covering both: the union of positions, rescaled or rule changed by either."""
-    positions = tuple(sorted(set(a.positions) | set(b.positions)))
-    return Change(positions, a.rescaled or b.rescaled, a.rule_changed or b.rule_changed)
+from rap_core.change import Change
 
 
 class Coalescer:
@@ -39,7 +33,7 @@ class Coalescer:
             self._pending = change
             self._schedule(self.flush)
         else:
-            self._pending = merge(self._pending, change)
+            self._pending = self._pending.merge(change)
 
     def flush(self) -> None:
         change, self._pending = self._pending, None

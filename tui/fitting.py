@@ -32,10 +32,10 @@ class FitFlow:
 
     @work(thread=True, exclusive=True, group="load")
     def _refit(self, params) -> None:
-        from rap_core.fit_speed import check_backend
+        from rap_core.opening import prepare
 
         try:
-            note = check_backend(params)
+            params, note = prepare(params)
         except RapError as exc:
             self.call_from_thread(self._fit_failed, str(exc))
             return
@@ -45,31 +45,20 @@ class FitFlow:
 
     def _fit_in_worker(self, dataset, params) -> None:
         """Bundled/cached fit at once; else a provisional preview while cutlass fits (in this
-        worker thread). A cancel or a failed fit leaves the preview and offers a refit."""
-        from rap_core.fit import cached_fit, load_or_fit
-        from rap_core.fit_speed import estimate_fit_seconds, slow_fit_warning
-        from rap_core.ranges import rectify
-        from rap_core.split import train_dataset
-        from rap_core.studio import Studio
+        worker thread), all through `rap_core.opening.open_fitted`. A cancel or a failed fit
+        leaves the preview and offers a refit."""
+        from rap_core.opening import open_fitted
+
+        def provisional(fitting) -> None:
+            self.call_from_thread(self._fitting, fitting.preview, params, fitting.estimate_s,
+                                  fitting.warning)
 
         try:
             access = self.session_access  # opened (and locked) once by the load worker
-            session_path = access.source  # replayed; edits then autosave to access.path
-            train = train_dataset(dataset)  # the fit sees the training rows only
-            fit = cached_fit(train, params)
-            if fit is not None:
-                studio = Studio.from_fit(dataset, fit, session_path=session_path)
-            else:
-                provisional = Studio.provisional(dataset, rectify(train, params))
-                estimate = estimate_fit_seconds(train.n_rows, train.n_features, params)
-                warning = slow_fit_warning(train.n_rows, train.n_features, params,
-                                           options="tui")
-                self.call_from_thread(self._fitting, provisional, params, estimate, warning)
-                fit_fn = self.fit_fn or load_or_fit
-                fit = fit_fn(train, params, progress=self._progress_from_thread,
-                             cancel=self._cancel.is_set)
-                studio = provisional.with_fit(fit, session_path=session_path)
-            studio.session_path = access.path
+            studio = open_fitted(dataset, params, session=access.source, autosave=access.path,
+                                 advice="tui", on_provisional=provisional,
+                                 progress=self._progress_from_thread, cancel=self._cancel.is_set,
+                                 fit_fn=self.fit_fn)
             self.call_from_thread(self._install, studio, "ready", studio.restored_edits)
         except FitCancelled:
             self.call_from_thread(self._fit_cancelled)

@@ -16,7 +16,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from rap_nanochat.artifact_spec import DEFAULT_ALPHA_INIT, LAYOUTS
 from tui.actions import help_rows
+from tui.messages import ExportChoice
 
 
 def steady_inputs(screen) -> None:
@@ -26,17 +28,22 @@ def steady_inputs(screen) -> None:
             field.cursor_blink = False
 
 
-class ValueScreen(ModalScreen[float | None]):
-    """One number: a vote weight, K or m. `enter` accepts, `escape` cancels."""
+class ValueScreen(ModalScreen[tuple[float, str | None] | None]):
+    """One number: a vote weight, K or m. `enter` accepts, `escape` cancels.
+
+    `check(text)` returns (value, a note when it was clamped) or raises RapError; every invalid
+    value (empty, not a number, nan, inf, out of range) is said under the field, in plain words,
+    and the dialog stays open with what was typed. The dialog returns (value, note)."""
 
     AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, prompt: str, current: float) -> None:
+    def __init__(self, prompt: str, current: float, check) -> None:
         super().__init__()
         self.prompt = prompt
         self.current = current
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -48,12 +55,14 @@ class ValueScreen(ModalScreen[float | None]):
         steady_inputs(self)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        from rap_core.errors import RapError
+
         try:
-            value = float(event.value)
-        except ValueError:
-            self.query_one("#value-error", Label).update(Text(f"not a number: {event.value!r}"))
+            answer = self.check(event.value)
+        except RapError as exc:
+            self.query_one("#value-error", Label).update(Text(str(exc)))
             return
-        self.dismiss(value)
+        self.dismiss(answer)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -109,15 +118,16 @@ class FormScreen(ModalScreen):
 
 
 class ExportScreen(FormScreen):
-    """Path, layout and alpha_init for the artifact; returns them, or None when cancelled."""
+    """Path, layout and alpha_init for the artifact; returns an ExportChoice, or None when
+    cancelled."""
 
     AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
 
 
     LAYOUT_NAMES = {"features": "features (position = feature)", "lags": "lags (position = lag)"}
 
-    def __init__(self, path: str, layout: str, alpha_init: float = 1.0,
-                 layouts: tuple[str, ...] = ("features", "lags")) -> None:
+    def __init__(self, path: str, layout: str, alpha_init: float = DEFAULT_ALPHA_INIT,
+                 layouts: tuple[str, ...] = LAYOUTS) -> None:
         super().__init__()
         self.default_path, self.default_layout, self.alpha_init = path, layout, alpha_init
         self.layouts = layouts  # only those the data supports (no lag numbers: no "lags")
@@ -153,7 +163,7 @@ class ExportScreen(FormScreen):
             error.update(Text(f"alpha_init must be a number, got {alpha_text!r}"))
             return
         layout = self.query_one("#export-layout", Select).value
-        self.dismiss({"path": path, "layout": str(layout), "alpha_init": alpha})
+        self.dismiss(ExportChoice(Path(path).expanduser(), path, str(layout), alpha))
 
 class FitOptionsScreen(FormScreen):
     """The fit options a refit may change: solver, Cs, cv, K and backend.

@@ -126,6 +126,9 @@ class EvaluatePane(Vertical, can_focus=True):
         self.doc: dict | None = None
         self.doc_key: str | None = None
         self._job = None
+        self.studio = None  # handed down by the app (`load`) once the fit is ready
+        self.data_path = None
+        self.target = ""
 
     def compose(self) -> ComposeResult:
         yield Static(IDLE, id="eval-status")
@@ -138,9 +141,15 @@ class EvaluatePane(Vertical, can_focus=True):
     def on_show(self) -> None:
         self.sync()
 
+    def load(self, studio, data_path, target: str) -> None:
+        """The fitted studio to evaluate (None while loading or fitting), and where its data is
+        (the child process reads the file again)."""
+        self.studio, self.data_path, self.target = studio, data_path, target
+        self.sync()
+
     def _key(self) -> str | None:
-        studio = getattr(self.app, "studio", None)
-        if studio is None or getattr(self.app, "state", "") != "ready":
+        studio = self.studio
+        if studio is None:
             return None
         from rap_core.quick_eval import prior_key
 
@@ -183,14 +192,12 @@ class EvaluatePane(Vertical, can_focus=True):
         self.query_one("#eval-summary", Static).update(summary)
 
     def action_run_eval(self) -> None:
-        studio = getattr(self.app, "studio", None)
-        if studio is None or getattr(self.app, "state", "") != "ready" or self.state == "running":
+        studio = self.studio
+        if studio is None or self.state == "running":
             return
-        from rap_core.demo import demo_path
         from rap_core.quick_eval import QuickEval
 
-        data = self.app.data_path or demo_path()
-        self._job = QuickEval(studio, data, self.app.target)
+        self._job = QuickEval(studio, self.data_path, self.target)
         self.state, self.message = "running", "starting the evaluation (fitting the training rows)…"
         self._render_all()
         self._run(self._job)

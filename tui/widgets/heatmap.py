@@ -273,6 +273,11 @@ class Heatmap(Widget, can_focus=True):
         if self._source is not None:
             self._rebuild()
 
+    def block_means(self) -> np.ndarray | None:
+        """What each cell shows: the block means of the unscaled prior, (n_blocks, n_blocks) —
+        a copy (None before a prior is set)."""
+        return None if self._avg is None else self._avg.copy()
+
     def cursor_span(self) -> tuple[tuple[int, int], tuple[int, int], float]:
         r, c = self.cursor
         bs, size = self.bs, self._size_l

@@ -33,7 +33,11 @@ class PriorPane(Vertical):
         self._legend()
 
     def changed(self, change) -> None:
-        """Repaint after an edit: only the touched rows/columns are re-averaged."""
+        """Repaint after a `Change`: only the touched rows/columns are re-averaged (a relayout
+        reloads the whole prior)."""
+        if change.relayout and self._studio is not None:
+            self.load(self._studio)
+            return
         self.heatmap.invalidate(change.positions)
         self._legend()
 

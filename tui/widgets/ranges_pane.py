@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Input
 
 from rap_core.ranges import format_range
 from tui.actions import RANGE_ACTIONS, bindings
+from tui.messages import SortRequested
 from tui.widgets.charts import Histogram
 
 COLUMNS = (("feature", "feature"), ("group", "group"), ("lag", "lag"),
@@ -48,10 +49,10 @@ class RangesTable(DataTable):
     BINDINGS = bindings(RANGE_ACTIONS)
 
     def action_sort_next(self) -> None:
-        self.app.query_one(RangesPane).sort_next()
+        self.post_message(SortRequested(reverse=False))
 
     def action_sort_reverse(self) -> None:
-        self.app.query_one(RangesPane).sort_reverse()
+        self.post_message(SortRequested(reverse=True))
 
 
 class RangesPane(Vertical):
@@ -79,9 +80,7 @@ class RangesPane(Vertical):
     def load(self, studio) -> None:
         """Show `studio`'s ranges (a new dataset or the fit's ranges)."""
         self._studio = studio
-        rows = studio.range_rows()
-        self._pos = np.array([row_.inside_pos for row_ in rows])
-        self._neg = np.array([row_.inside_neg for row_ in rows])
+        self._pos, self._neg = studio.inside_rates()
         self._rebuild()
 
     def _key(self, i: int):
@@ -128,12 +127,12 @@ class RangesPane(Vertical):
         table.refresh()
         self._show_histogram(0)
 
-    def sort_next(self) -> None:
-        self.sort_column = (self.sort_column + 1) % len(COLUMNS)
-        self._rebuild()
-
-    def sort_reverse(self) -> None:
-        self.reverse = not self.reverse
+    def on_sort_requested(self, message: SortRequested) -> None:
+        message.stop()
+        if message.reverse:
+            self.reverse = not self.reverse
+        else:
+            self.sort_column = (self.sort_column + 1) % len(COLUMNS)
         self._rebuild()
 
     def on_input_changed(self, event: Input.Changed) -> None:

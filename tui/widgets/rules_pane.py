@@ -3,12 +3,13 @@
 Every feature has a row (disabled votes dimmed), so any feature can get a vote. Row order is fixed
 when a rule is loaded — the fit's votes first, heaviest first, then the rest in dataset order — so
 a row never jumps away from the cursor while it is being edited. The keys only build `Edit`s and
-hand them to the app; all arithmetic on the rule lives in `rap_core`.
+post them up (tui.messages); all arithmetic on the rule lives in `rap_core`. After an edit the
+app hands down the `Change`, whose `votes` are the rows to repaint: the pane keeps no copy of
+the rule to diff against.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -19,6 +20,27 @@ from tui.widgets.vote_table import VoteTable, header_line
 
 WHICH = ("fitted", "previous", "current")
 MAX_SENTENCE = 400
+SENTENCE_LINES = 3  # the height of #rule-text in app.tcss
+
+
+def fit_lines(text: Text, width: int, lines: int, console) -> Text:
+    """`text` wrapped at word boundaries into at most `lines` lines of `width` cells; when it is
+    longer, the last line ends at a whole word with " …" (the votes table lists every vote)."""
+    wrapped = text.wrap(console, max(width, 8))
+    if len(wrapped) <= lines:
+        return Text("\n").join(wrapped)
+    kept = list(wrapped[:lines])
+    last = kept[-1]
+    plain = last.plain.rstrip()
+    room = max(width, 8) - 2
+    cut = len(plain) if len(plain) <= room else plain.rfind(" ", 0, room + 1)
+    if cut <= 0:
+        cut = min(len(plain), room)
+    last = last[:cut]
+    last.rstrip()
+    last.append(" …", style="bold")
+    kept[-1] = last
+    return Text("\n").join(kept)
 
 
 def metrics_table(metrics: dict, *, provisional: bool = False) -> Text:
@@ -57,8 +79,12 @@ it fits 80-column terminals beside the J-versus-k curve.
 class RulesPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._shown: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._order: list[int] = []
+        self._studio = None
+
+    def on_resize(self) -> None:
+        if self._studio is not None:  # the sentence is wrapped for the width
+            self._refresh_text(self._studio)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rule-text")
@@ -70,6 +96,7 @@ class RulesPane(Vertical):
 
     def load(self, studio) -> None:
         """Fill the table for a new rule (a new Studio): fixed row order, cursor at the top."""
+        self._studio = studio
         rule = studio.rule
         fitted = [i for i, *_ in studio.fitted_rule.votes()]
         rest = [i for i in range(rule.n_features) if i not in set(fitted)]
@@ -78,7 +105,6 @@ class RulesPane(Vertical):
         table.set_rows(studio, self._order)
         self.query_one("#votes-header", Static).update(
             Text(header_line(table.name_width, table.range_width), style="bold"))
-        self._shown = (rule.sign.copy(), rule.weight.copy(), rule.enabled.copy())
         fit = studio.fit
         # The chosen k is marked only when the rule shown is that m-of-k rule.
         chosen = fit.k_chosen if fit is not None and fit.adopted else None
@@ -86,17 +112,10 @@ class RulesPane(Vertical):
                                     note=None if fit is None or fit.adopted else "not adopted")
         self._refresh_text(studio)
 
-    def update_rule(self, studio) -> None:
-        """Repaint only the rows whose vote changed, plus the sentence and metrics."""
-        rule = studio.rule
-        if self._shown is None:
-            self.load(studio)
-            return
-        sign, weight, enabled = self._shown
-        changed = np.flatnonzero((sign != rule.sign) | (weight != rule.weight)
-                                 | (enabled != rule.enabled))
-        self.query_one(VoteTable).rows_changed(changed.tolist())
-        self._shown = (rule.sign.copy(), rule.weight.copy(), rule.enabled.copy())
+    def update_rule(self, studio, change) -> None:
+        """Repaint the rows of the votes `change` names, plus the sentence and metrics."""
+        if change.votes:
+            self.query_one(VoteTable).rows_changed(list(change.votes))
         self._refresh_text(studio)
 
     def _refresh_text(self, studio) -> None:
@@ -109,7 +128,9 @@ class RulesPane(Vertical):
         lead = header[:-len(k_m)]
         head = Text.assemble((lead, "bold" if studio.fit is None or studio.fit.adopted
                               else "bold yellow"), (f"{k_m}: ", "cyan"), sentence)
-        self.query_one("#rule-text", Static).update(head, layout=False)
+        box = self.query_one("#rule-text", Static)
+        box.update(fit_lines(head, box.content_size.width or max(20, self.size.width - 2),
+                             SENTENCE_LINES, self.app.console), layout=False)
         parts = ("held_out", "train") if studio.has_held_out else ("train",)
         metrics = {(which, part): studio.metrics(which, part)
                    for which in WHICH for part in parts}

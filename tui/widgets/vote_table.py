@@ -4,10 +4,13 @@ Why not DataTable: any cell update there invalidates every row's render, so one 
 re-rendered ~40 rows of Rich text (~20 ms at P=512); the prior's 16 ms budget covers the whole
 keypress. Here an edit re-renders only the rows whose vote changed, and only the lines on screen.
 
-The keys only build `Edit`s and hand them to the app; all arithmetic lives in `rap_core`.
+The keys only build `Edit`s and post them up (tui.messages); all arithmetic lives in `rap_core`.
+The table is handed the Studio (`set_rows`) and told which rows changed (`rows_changed`).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from rich.segment import Segment
 from rich.style import Style
@@ -16,9 +19,10 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from rap_core.edits import Edit, flip, toggle
+from rap_core.edits import flip, nudge, step_m, toggle
 from rap_core.ranges import format_range
 from tui.actions import RULE_ACTIONS, bindings
+from tui.messages import EditRequested, ValueRequested
 
 _ON = Style()
 _OFF = Style(dim=True)
@@ -94,14 +98,13 @@ class VoteTable(ScrollView, can_focus=True):
     # -- painting ---------------------------------------------------------------------------
     def _line(self, i: int, width: int, at_cursor: int) -> Strip:
         rule, ranges = self._studio.rule, self._studio.ranges
-        on = bool(rule.enabled[i])
-        live = on and float(rule.weight[i]) > 0
+        enabled = bool(rule.enabled[i]) and float(rule.weight[i]) > 0  # GLOSSARY: enabled
         span = format_range(float(ranges.rmin[i]), float(ranges.rmax[i]))
-        text = (f" {'●' if on else '○'}  {rule.features[i].ljust(self.name_width)} "
+        text = (f" {'●' if enabled else '○'}  {rule.features[i].ljust(self.name_width)} "
                 f"{span.ljust(self.range_width)} "
                 f"{('inside' if rule.sign[i] > 0 else 'outside').ljust(7)} "
                 f"{float(rule.weight[i]):7.2f}")
-        style = _ON if live else _OFF
+        style = _ON if enabled else _OFF
         if at_cursor == 1:
             style = style + _CURSOR
         elif at_cursor == 2:
@@ -148,42 +151,35 @@ class VoteTable(ScrollView, can_focus=True):
         return self._studio.rule if self._studio is not None else None
 
     def action_nudge(self, delta: float) -> None:
-        feature, rule = self.current_feature(), self._rule()
-        if feature is None:
-            return
-        i = rule.index(feature)
-        if not rule.enabled[i]:
-            if delta > 0:  # raising a disabled vote turns it on (weight 1 if it had none)
-                self.app.apply_edit(toggle(rule, feature))
-            return
-        weight = max(0.0, round(float(rule.weight[i]) + delta, 6))
-        self.app.apply_edit(Edit("weight", feature, weight))
+        feature = self.current_feature()
+        if feature is not None:
+            self.post_message(EditRequested(partial(nudge, feature=feature, delta=delta)))
 
     def action_toggle_vote(self) -> None:
         feature = self.current_feature()
         if feature is not None:
-            self.app.apply_edit(toggle(self._rule(), feature))
+            self.post_message(EditRequested(partial(toggle, feature=feature)))
 
     def action_flip_sign(self) -> None:
         feature = self.current_feature()
         if feature is not None:
-            self.app.apply_edit(flip(self._rule(), feature))
+            self.post_message(EditRequested(partial(flip, feature=feature)))
 
     def action_type_weight(self) -> None:
         feature, rule = self.current_feature(), self._rule()
         if feature is not None:
             current = float(rule.weight[rule.index(feature)])
-            self.app.ask_value(f"weight of {feature}", current, "weight", feature)
+            self.post_message(ValueRequested(f"weight of {feature}", current, "weight", feature))
 
     def action_edit_k(self) -> None:
         if self._rule() is not None:
-            self.app.ask_value("K (logit scale)", self._rule().K, "K", None)
+            self.post_message(ValueRequested("K (logit scale)", self._rule().K, "K", None))
 
     def action_edit_m(self) -> None:
         if self._rule() is not None:
-            self.app.ask_value("m (m-of-k threshold)", self._rule().m, "m", None)
+            self.post_message(ValueRequested("m (m-of-k threshold)", self._rule().m, "m", None))
 
     def action_step_m(self, step: int) -> None:
         rule = self._rule()
         if rule is not None:
-            self.app.apply_edit(Edit("m", None, max(0.0, rule.m + step)))
+            self.post_message(EditRequested(partial(step_m, step=step)))

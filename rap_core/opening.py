@@ -1,0 +1,131 @@
+"""The one way in: parameters -> data -> bundled/cached/provisional fit -> Studio with a session.
+
+The TUI's load worker and the CLI's commands open a dataset the same way, so both call this module
+and each side's start-up is a few lines: what differs (printing notes or showing toasts, the
+session lock, a provisional preview on screen) is a callback or an argument.
+
+The steps, in the order a bad argument is cheapest to catch:
+1. `prepare(params)`: the fit parameters validated and the backend checked (a second, no data);
+2. `load_data(path, ...)`: the data (the bundled demo when `path` is None), parsed once and cached
+   by content hash (`rap_core.data_cache`) for the app;
+3. `open_fitted(dataset, params, ...)`: the bundled or cached fit at once; otherwise the
+   rectifier's ranges give a provisional Studio (shown through `on_provisional`) while cutlass
+   fits in a child process (progress, cancel); then the session file is replayed and edits
+   autosave where the caller says (`autosave`; None for a read-only replay, as `rap export`).
+
+Modules are imported inside the functions on purpose: opening the TUI must paint before numpy,
+pandas or cutlass load (issue 13), and this module is imported at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rap_core.studio import SAME, Studio
+
+__all__ = ["Fitting", "open_fitted", "load_data", "lock_session", "prepare"]
+
+
+@dataclass(frozen=True)
+class Fitting:
+    """What `on_provisional` is told when cutlass has to run: the preview and what to expect."""
+
+    preview: Studio  # provisional: every rectified feature votes until the fit ends
+    estimate_s: float  # rap_core.fit_speed's estimate of the fit's wall time
+    warning: str | None  # a slow-fit warning with how to make it faster, or None
+
+
+def prepare(params=None):
+    """(validated FitParams, a note about the backend or None); raises RapError on a bad value.
+
+    Cheap and data-free, so a typo in a parameter costs a second, not a data load or a fit.
+    """
+    from rap_core.fit import FitParams
+    from rap_core.fit_speed import check_backend
+    from rap_core.threads import single_blas_thread
+
+    single_blas_thread()  # editing is single-threaded numpy; BLAS threads only spin
+    params = (params or FitParams()).validate()
+    return params, check_backend(params)
+
+
+def load_data(path: str | Path | None, *, target: str, cv: int, cache: bool = True):
+    """The dataset at `path` (the bundled demo when None).
+
+    cache=True (the app) goes through the parsed-data cache, so a second launch on the same file
+    is as fast as the demo; cache=False (`rap`, pipelines) parses the file and writes nothing:
+    a command refused for a bad argument must leave no trace.
+    """
+    from rap_core.demo import demo_path
+
+    path = demo_path() if path is None else Path(path)
+    if not cache:
+        from rap_core.dataset import load_dataset
+
+        return load_dataset(path, target=target, cv=cv)
+    from rap_core.data_cache import load_dataset_cached
+
+    return load_dataset_cached(path, target=target, cv=cv)
+
+
+def lock_session(dataset, session: str | Path | None):
+    """Lock the session file for this process (`rap_core.session_lock.SessionAccess`): `session`,
+    or the data's default session when None. Its `source` is replayed, its `path` (None when
+    read-only) receives the autosaves, and its `notice` says what happened if another process
+    holds the file."""
+    from rap_core.session import default_session_path
+    from rap_core.session_lock import open_session
+
+    return open_session(session if session is not None else default_session_path(dataset.sha256))
+
+
+def open_fitted(dataset, params, *, session: str | Path | None = None,
+                autosave: str | Path | None = SAME, statistic: str | None = None,
+                layout: str = "features", advice: str = "cli",
+                on_provisional: Callable[[Fitting], None] | None = None,
+                on_slow: Callable[[str], None] | None = None,
+                progress=None, cancel: Callable[[], bool] | None = None,
+                fit_fn=None) -> Studio:
+    """A fitted Studio of `dataset` (its training rows) with `session`'s edits replayed.
+
+    - A bundled or cached fit opens at once; else cutlass runs (`fit_fn`, default
+      `rap_core.fit_process.load_or_fit`: a child process, cached afterwards) with `progress`
+      and `cancel` (raises FitCancelled).
+    - Before cutlass runs, `on_provisional(Fitting)` receives a provisional Studio to show (only
+      built when asked for) and `on_slow(warning)` a slow-fit warning worded for `advice`
+      ("cli" flags or "tui" keys).
+    - `autosave`: where later edits are written (SAME: the session file itself; None: nowhere).
+    """
+    from rap_core.fit import cached_fit
+    from rap_core.fit_process import load_or_fit
+    from rap_core.split import train_dataset
+    from rap_core.statistic import DEFAULT_STATISTIC
+
+    statistic = statistic or DEFAULT_STATISTIC
+    train = train_dataset(dataset)  # the fit sees the training rows only (rap_core.split)
+    fit = cached_fit(train, params)
+    if fit is not None:
+        return Studio.from_fit(dataset, fit, statistic=statistic, layout=layout,
+                               session_path=session, autosave=autosave)
+    preview = None
+    if on_slow is not None or on_provisional is not None:
+        from rap_core.fit_speed import estimate_fit_seconds, slow_fit_warning
+
+        warning = slow_fit_warning(train.n_rows, train.n_features, params, options=advice)
+        if warning and on_slow is not None:
+            on_slow(warning)
+        if on_provisional is not None:
+            from rap_core.ranges import rectify
+
+            preview = Studio.provisional(dataset, rectify(train, params),
+                                         statistic=statistic, layout=layout)
+            on_provisional(Fitting(preview, estimate_fit_seconds(train.n_rows,
+                                                                 train.n_features, params),
+                                   warning))
+    fit = (fit_fn or load_or_fit)(train, params, progress=progress, cancel=cancel)
+    if preview is not None:  # reuses the preview's counts when the fit's ranges match
+        return preview.with_fit(fit, session_path=session, autosave=autosave)
+    return Studio.from_fit(dataset, fit, statistic=statistic, layout=layout,
+                           session_path=session, autosave=autosave)
