@@ -22,9 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nanochat.rap_attention import RapLayer, RapPrior, biased_attention, unbiased_attention  # noqa: E402
-from nanochat.rap_prior import make_prior, save_prior  # noqa: E402
 from rap_core.cli_parser import OneLineParser  # noqa: E402
+from rap_nanochat.rap_attention import RapLayer, RapPrior, biased_attention, unbiased_attention  # noqa: E402
+from rap_nanochat.rap_prior import make_prior, save_prior  # noqa: E402
 
 VOTES = 10
 

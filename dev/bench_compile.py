@@ -14,6 +14,7 @@ Graph count and breaks come from torch._dynamo.explain. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import sys
 import tempfile
@@ -25,10 +26,13 @@ import torch._dynamo
 
 
 def _import_nanochat(checkout: str):
-    """Our GPT, or (--checkout) a patched karpathy/nanochat's: same config fields, same calls."""
-    sys.path.insert(0, checkout or str(Path(__file__).resolve().parents[1]))
-    from nanochat import gpt, rap_prior
-    return gpt, rap_prior
+    """Our GPT (installed as rap_nanochat), or (--checkout) a patched karpathy/nanochat's `nanochat`
+    package: same config fields, same calls."""
+    if checkout:
+        sys.path.insert(0, checkout)
+    package = "nanochat" if checkout else "rap_nanochat"
+    return (importlib.import_module(f"{package}.gpt"),
+            importlib.import_module(f"{package}.rap_prior"))
 
 
 def write_prior(rap_prior, path: Path, size: int, votes) -> Path:

@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nanochat.evaluation import Settings, build_model, prior_artifact  # noqa: E402
 from rap_core import eval_priors as ep  # noqa: E402
+from rap_nanochat.evaluation import Settings, build_model, prior_artifact  # noqa: E402
 
 
 def step_ms(model, optimizer, idx, targets, steps: int) -> float:

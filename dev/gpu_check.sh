@@ -26,6 +26,10 @@ if ! "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() el
     echo "error: torch sees no CUDA device; run this on a GPU machine" >&2
     exit 2
 fi
+if ! "$PYTHON" -c "import rap_nanochat" 2>/dev/null; then
+    echo "error: rap_nanochat is not importable; install RAP Studio first: pip install -e $REPO" >&2
+    exit 2
+fi
 if [[ ! -f "$CHECKOUT/nanochat/gpt.py" ]]; then
     echo "error: $CHECKOUT: no nanochat/gpt.py; give the root of a karpathy/nanochat checkout" >&2
     exit 2

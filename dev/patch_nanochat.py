@@ -1,17 +1,22 @@
-"""Give a karpathy/nanochat checkout RAP attention: copy our module in, make a small gpt.py edit.
+"""Give a karpathy/nanochat checkout RAP attention: copy our modules in, make small anchored edits.
 
     python dev/patch_nanochat.py PATH            # apply (idempotent)
     python dev/patch_nanochat.py PATH --check    # exit 0 applied, 1 not applied, 2 unrecognised
     python dev/patch_nanochat.py PATH --revert   # undo
 
 What it does to PATH/nanochat/:
-- copies our nanochat/rap_attention.py, rap_flex.py (CUDA path), rap_prior.py and
-  artifact_spec.py (its torch-free defaults) next to gpt.py;
+- copies our nanochat/rap_attention.py, rap_flex.py (CUDA path), rap_prior.py (the artifact
+  format), artifact_spec.py (its torch-free defaults) and rap_ranks.py (the artifact read once,
+  agreed on by every rank) next to gpt.py;
 - edits gpt.py at fixed anchors (each an exact line of nanochat's gpt.py, each found exactly once):
   config fields, `self.rap` built in __init__ and filled in init_weights (meta-device safe), the
   layer's RapLayer passed Block -> CausalSelfAttention, where `(rap or flash_attn)` swaps the FA3
   calls (training and KV cache) for ours when a prior is on, the gates in their own AdamW group
-  (never Muon) with the parameter-count assertion and num_scaling_params updated.
+  (never Muon) with the parameter-count assertion and num_scaling_params updated;
+- edits scripts/base_train.py (when the checkout has it) in its own logging block: the gates as
+  `rap/alpha/l{i}` in the wandb `log_data`, " | rap alpha: …" at the end of the console step
+  line, and the model config's `rap_*` fields (the artifact's hash and source) in a real wandb
+  run's config. Without that file only gpt.py is patched, and the message says so.
 
 Design choices:
 - Every edit is an (anchor, replacement) pair; revert is the reverse replacement, so no backup
@@ -43,7 +48,7 @@ from rap_core.cli_parser import OneLineParser  # noqa: E402
 from rap_core.errors import RapError  # noqa: E402
 
 OURS = Path(__file__).resolve().parents[1] / "nanochat"
-MODULES = ("rap_attention.py", "rap_flex.py", "rap_prior.py", "artifact_spec.py")
+MODULES = ("rap_attention.py", "rap_flex.py", "rap_prior.py", "artifact_spec.py", "rap_ranks.py")
 
 
 class Edit(NamedTuple):
@@ -121,45 +126,74 @@ EDITS = (
 )
 
 
+TRAIN_EDITS = (
+    Edit("run config", "model_config_kwargs = asdict(model_config)\n",
+         _after("model_config_kwargs = asdict(model_config)\n",
+                "if model_config.rap_prior and hasattr(wandb_run, 'config'):  # RAP: provenance",
+                "    wandb_run.config.update({k: v for k, v in model_config_kwargs.items()"
+                " if k.startswith('rap_')}, allow_val_change=True)")),
+    Edit("console report", 'm{eta_str}")\n',
+         'm{eta_str}" + (orig_model.rap.gate_report() if orig_model.rap is not None else ""))'
+         '  # RAP: gates\n'),
+    Edit("wandb log", "        wandb_run.log(log_data)\n",
+         "        if orig_model.rap is not None:  # RAP: per-layer gates, rap/alpha/l{i}\n"
+         "            log_data.update(orig_model.rap.gate_log())\n"
+         "        wandb_run.log(log_data)\n"),
+)
+
+
+class Target(NamedTuple):
+    """A file the patch edits: where it is in a checkout, its edits, and whether it must exist."""
+
+    path: str
+    edits: tuple[Edit, ...]
+    required: bool
+
+
+TARGETS = (Target("nanochat/gpt.py", EDITS, True),
+           Target("scripts/base_train.py", TRAIN_EDITS, False))
+
+
 class PatchError(Exception):
     """One line for the user; the checkout is left as it was."""
 
 
-def state(text: str) -> tuple[str, list[str]]:
-    """("applied" | "clean" | "unrecognised", problems) for a gpt.py text."""
-    applied = [e.name for e in EDITS if text.count(e.replacement) == 1]
-    if len(applied) == len(EDITS):
+def state(text: str, edits: tuple[Edit, ...] = EDITS) -> tuple[str, list[str]]:
+    """("applied" | "clean" | "unrecognised", problems) for a target's text (gpt.py's default)."""
+    applied = [e.name for e in edits if text.count(e.replacement) == 1]
+    if len(applied) == len(edits):
         return "applied", []
-    clean = [e.name for e in EDITS if text.count(e.anchor) == 1 and e.replacement not in text]
-    if not applied and len(clean) == len(EDITS):
+    clean = [e.name for e in edits if text.count(e.anchor) == 1 and e.replacement not in text]
+    if not applied and len(clean) == len(edits):
         return "clean", []
     problems = [f"{e.name}: anchor found {text.count(e.anchor)} times (need 1)"
-                for e in EDITS if e.name not in clean and e.name not in applied]
+                for e in edits if e.name not in clean and e.name not in applied]
     if applied:
         problems.append(f"partly patched already ({', '.join(applied)})")
     return "unrecognised", problems
 
 
-def patch_text(text: str) -> str:
-    for edit in EDITS:
+def patch_text(text: str, edits: tuple[Edit, ...] = EDITS) -> str:
+    for edit in edits:
         text = text.replace(edit.anchor, edit.replacement, 1)
     return text
 
 
-def unpatch_text(text: str) -> str:
-    for edit in reversed(EDITS):
+def unpatch_text(text: str, edits: tuple[Edit, ...] = EDITS) -> str:
+    for edit in reversed(edits):
         text = text.replace(edit.replacement, edit.anchor, 1)
     return text
 
 
 class Source(NamedTuple):
-    """gpt.py as read: its text with LF newlines, how to write it back, and its state."""
+    """A target as read: its text with LF newlines, how to write it back, and its state."""
 
     path: Path
     text: str
     newline: str   # "\n" or "\r\n": the file's own, restored on write
     bom: bool      # a UTF-8 byte-order mark, restored on write
     status: str    # "applied" | "clean"
+    edits: tuple[Edit, ...] = EDITS
 
 
 def _gpt(root: Path) -> Path:
@@ -202,14 +236,44 @@ def _encode(source: Source, text: str) -> bytes:
     return (b"\xef\xbb\xbf" + data) if source.bom else data
 
 
-def _recognised(root: Path) -> Source:
-    """gpt.py read and recognised; an unrecognised file is refused, untouched."""
-    gpt = _gpt(root)
-    text, newline, bom = _decode(gpt)
-    status, problems = state(text)
-    if status == "unrecognised":
-        raise PatchError(f"{gpt}: structure not recognised, left untouched ({'; '.join(problems)})")
-    return Source(gpt, text, newline, bom, status)
+def _optional(root: Path, target: Target) -> Path | None:
+    """An optional target's path, None when the checkout has no such file."""
+    path = Path(root) / target.path
+    if path.is_symlink():
+        raise PatchError(f"{path} is a symbolic link (to {os.path.realpath(path)}); patch a real "
+                         f"file (replace the link with a copy); left untouched")
+    return path if path.is_file() else None
+
+
+def _targets(root: Path) -> list[tuple[Path, Target]]:
+    """The checkout's files to patch: gpt.py (required), then those of the others it has."""
+    found = [(_gpt(root), TARGETS[0])]
+    for target in TARGETS[1:]:
+        path = _optional(root, target)
+        if path is not None:
+            found.append((path, target))
+    return found
+
+
+def _absent(root: Path) -> str:
+    """A note naming the optional targets the checkout lacks ("" when it has them all)."""
+    missing = [t.path for t in TARGETS[1:] if not (Path(root) / t.path).is_file()]
+    return (f" (no {', '.join(missing)} in this checkout: the gates are not added to its "
+            f"log)") if missing else ""
+
+
+def _recognised(root: Path) -> list[Source]:
+    """Every target read and recognised (gpt.py first); one unrecognised file refuses them all,
+    untouched."""
+    sources = []
+    for path, target in _targets(root):
+        text, newline, bom = _decode(path)
+        status, problems = state(text, target.edits)
+        if status == "unrecognised":
+            raise PatchError(f"{path}: structure not recognised, left untouched "
+                             f"({'; '.join(problems)})")
+        sources.append(Source(path, text, newline, bom, status, target.edits))
+    return sources
 
 
 def _writable(path: Path) -> None:
@@ -264,8 +328,8 @@ def _commit(steps, what: str, gpt: Path) -> None:
 
 
 def apply(root: Path) -> str:
-    source = _recognised(root)
-    gpt = source.path
+    sources = _recognised(root)
+    gpt = sources[0].path
     # Check everything first: no module is copied into a checkout whose gpt.py we then refuse.
     for name in MODULES:
         target = gpt.parent / name
@@ -275,21 +339,28 @@ def apply(root: Path) -> str:
             raise PatchError(f"{target}: exists and is not ours; left untouched")
         if not target.exists() or target.read_bytes() != _ours(name):
             _writable(target)
-    if source.status == "applied":
+    todo = [source for source in sources if source.status == "clean"]
+    if not todo:
         _commit(lambda t: [t.write(gpt.parent / n, _ours(n)) for n in MODULES], "apply", gpt)
-        return f"{gpt}: already applied (modules up to date)"
-    patched = patch_text(source.text)
-    compile(patched, str(gpt), "exec")  # never write a file that does not parse
-    _writable(gpt)
+        return f"{gpt}: already applied (modules up to date){_absent(root)}"
+    patched = []
+    for source in todo:
+        text = patch_text(source.text, source.edits)
+        compile(text, str(source.path), "exec")  # never write a file that does not parse
+        _writable(source.path)
+        patched.append((source, text))
 
     def steps(t: _Transaction) -> None:
         for name in MODULES:  # modules first: the patched file imports them
             t.write(gpt.parent / name, _ours(name))
-        t.write(gpt, _encode(source, patched))
+        for source, text in patched:
+            t.write(source.path, _encode(source, text))
 
     _commit(steps, "apply", gpt)
-    return (f"{gpt}: applied {len(EDITS)} edits (+{changed_lines(source.text, patched)} lines "
-            f"changed or added), copied {', '.join(MODULES)}")
+    done = "; ".join(f"{source.path}: applied {len(source.edits)} edits "
+                     f"(+{changed_lines(source.text, text)} lines changed or added)"
+                     for source, text in patched)
+    return f"{done}; copied {', '.join(MODULES)}{_absent(root)}"
 
 
 def changed_lines(before: str, after: str) -> int:
@@ -299,37 +370,45 @@ def changed_lines(before: str, after: str) -> int:
 
 
 def revert(root: Path) -> str:
-    source = _recognised(root)
-    gpt = source.path
+    sources = _recognised(root)
+    gpt = sources[0].path
     ours = [gpt.parent / n for n in MODULES
             if (gpt.parent / n).is_file() and not (gpt.parent / n).is_symlink()
             and _is_ours((gpt.parent / n).read_bytes(), n)]
-    if source.status == "applied":
-        _writable(gpt)
+    applied = [source for source in sources if source.status == "applied"]
+    for source in applied:
+        _writable(source.path)
 
     def steps(t: _Transaction) -> None:
-        if source.status == "applied":
-            t.write(gpt, _encode(source, unpatch_text(source.text)))
+        for source in applied:
+            t.write(source.path, _encode(source, unpatch_text(source.text, source.edits)))
         for module in ours:
             t.remove(module)
 
     _commit(steps, "revert", gpt)
-    what = "reverted" if source.status == "applied" else "was not applied"
-    return f"{gpt}: {what}; removed {', '.join(m.name for m in ours) or 'no modules'}"
+    what = (f"reverted {', '.join(str(s.path) for s in applied)}" if applied
+            else f"{gpt}: was not applied")
+    return f"{what}; removed {', '.join(m.name for m in ours) or 'no modules'}"
 
 
 def check(root: Path) -> tuple[int, str]:
-    gpt = _gpt(root)
-    text, _, _ = _decode(gpt)
-    status, problems = state(text)
+    targets = _targets(root)
+    gpt = targets[0][0]
+    statuses = []
+    for path, target in targets:
+        status, problems = state(_decode(path)[0], target.edits)
+        if status == "unrecognised":
+            return 2, f"{path}: structure not recognised ({'; '.join(problems)})"
+        statuses.append((path, status))
     modules = all((gpt.parent / n).is_file() and (gpt.parent / n).read_bytes() == _ours(n)
                   for n in MODULES)
-    if status == "applied":
+    if all(status == "applied" for _, status in statuses):
         note = "" if modules else " (our modules are missing or outdated: apply again)"
-        return (0 if modules else 1), f"{gpt}: applied{note}"
-    if status == "clean":
+        return (0 if modules else 1), f"{gpt}: applied{note}{_absent(root)}"
+    if all(status == "clean" for _, status in statuses):
         return 1, f"{gpt}: not applied"
-    return 2, f"{gpt}: structure not recognised ({'; '.join(problems)})"
+    clean = ", ".join(str(path) for path, status in statuses if status == "clean")
+    return 1, f"{gpt}: partly applied ({clean} not yet): apply again"
 
 
 def main(argv=None) -> int:

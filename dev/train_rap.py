@@ -30,11 +30,12 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nanochat.gpt import GPT, GPTConfig  # noqa: E402
-from nanochat.rap_prior import PriorFormatError, check_alpha_init, load_prior  # noqa: E402
-from nanochat.tabular_task import label_metrics  # noqa: E402
 from rap_core.cli_parser import OneLineParser  # noqa: E402
 from rap_core.errors import RapError  # noqa: E402
+from rap_nanochat.gpt import GPT, GPTConfig  # noqa: E402
+from rap_nanochat.rap_prior import PriorFormatError, check_alpha_init  # noqa: E402
+from rap_nanochat.rap_ranks import read_artifact  # noqa: E402
+from rap_nanochat.tabular_task import label_metrics  # noqa: E402
 
 
 def load_rows(args) -> tuple[list[str], torch.Tensor, torch.Tensor]:
@@ -66,42 +67,21 @@ def tokenize(X: torch.Tensor, y: torch.Tensor, bins: int, n_train: int):
     return idx, targets, P * bins + 2
 
 
-def _load_checked(path: str, features: list[str]) -> str:
-    prior = load_prior(path)
-    if prior["layout"] != "features":
-        raise PriorFormatError(f"{path}: layout {prior['layout']!r}; this script serialises rows "
-                               f"by feature, so export the prior with --layout features")
-    if prior["labels"] != features[:len(prior["labels"])]:
-        raise PriorFormatError(f"{path}: prior labels {prior['labels'][:3]}… do not match the "
+def check_prior(path: str, features: list[str]) -> dict:
+    """The artifact, read once and identical on every rank, checked against the dataset.
+
+    `read_artifact` makes every rank agree on rank 0's bias_sha256 (or stop together, with one
+    line, when a rank cannot read the file or read another one); the checks below then see the
+    same artifact on every rank, so they too fail on all ranks at once. The model is built from
+    this artifact: the file is not read again."""
+    artifact = read_artifact(path)
+    if artifact["layout"] != "features":
+        raise PriorFormatError(f"{path}: layout {artifact['layout']!r}; this script serialises "
+                               f"rows by feature, so export the prior with --layout features")
+    if artifact["labels"] != features[:len(artifact["labels"])]:
+        raise PriorFormatError(f"{path}: prior labels {artifact['labels'][:3]}… do not match the "
                                f"dataset's features {features[:3]}…")
-    return prior["bias_sha256"]
-
-
-def check_prior(path: str, features: list[str], rank_world: tuple[int, int]) -> str:
-    """Every rank loads the prior; all must succeed and agree on its hash.
-
-    A rank that fails still takes part in the exchange (sending its error instead of a hash), so
-    every rank stops together with the same message instead of the others waiting in the
-    collective until the process-group timeout.
-    """
-    try:
-        digest, error = _load_checked(path, features), None
-    except PriorFormatError as exc:
-        if rank_world[1] == 1:
-            raise
-        digest, error = None, f"rank {rank_world[0]}: {exc}"
-    if rank_world[1] > 1:
-        results = [None] * rank_world[1]
-        dist.all_gather_object(results, (digest, error))
-        errors = [err for _, err in results if err]
-        if errors:
-            raise PriorFormatError(errors[0])
-        digests = {d for d, _ in results}
-        if len(digests) != 1:
-            raise PriorFormatError(f"{path}: ranks loaded different priors (bias hashes "
-                                   f"{sorted(d[:12] for d in digests)}); give every rank "
-                                   f"the same file")
-    return digest
+    return artifact
 
 
 def evaluate(model, idx, targets, label_base: int) -> tuple[float, float]:
@@ -203,16 +183,18 @@ def train(args, rank, world, device, say) -> int:
     n_train = int(0.8 * len(y))
     idx, targets, vocab = tokenize(X, y, args.bins, n_train)
     label_base = len(features) * args.bins
+    artifact = None
     if args.prior:
-        digest = check_prior(args.prior, features, (rank, world))
-        say(f"prior {args.prior}  bias_sha256 {digest[:16]}…  (identical on {world} rank(s))")
+        artifact = check_prior(args.prior, features)
+        say(f"prior {args.prior}  bias_sha256 {artifact['bias_sha256'][:16]}…  "
+            f"(identical on {world} rank(s))")
     config = GPTConfig(sequence_len=len(features), vocab_size=vocab, n_layer=args.n_layer,
                        n_head=args.n_head, n_kv_head=args.n_head, n_embd=args.n_embd,
                        window_pattern="L", rap_prior=args.prior, rap_alpha_init=args.alpha_init,
                        rap_alpha_per_head=args.per_head)
     torch.manual_seed(args.seed)  # same initial weights on every rank
     with torch.device("meta"):
-        model = GPT(config)
+        model = GPT(config, rap_artifact=artifact)
     model.to_empty(device=device)
     model.init_weights()
     optimizer = model.setup_optimizer(gate_lr=args.gate_lr)

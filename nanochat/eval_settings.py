@@ -1,7 +1,7 @@
 """The training recipe of an evaluation run, defined once for both sides of the process boundary.
 
 `rap eval` (rap_core, which never imports torch) writes these settings into each run's job and
-cache key; the trainer (`nanochat.evaluation`, torch) reads them back. A dataclass with the
+cache key; the trainer (`rap_nanochat.evaluation`, torch) reads them back. A dataclass with the
 standard library alone, so both sides import the same definition instead of keeping a mirror.
 """
 

@@ -2,7 +2,7 @@
 
 `rap eval` (rap_core/evaluate.py) runs this module as a child process,
 
-    python -m nanochat.evaluation JOB.json
+    python -m rap_nanochat.evaluation JOB.json
 
 and reads one JSON line per event on stdout: ["start", key], ["eval", key, step, n_steps],
 ["done", key, result], ["error", message]. Each finished run is also written atomically to
@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nanochat.eval_settings import Settings
-from nanochat.gpt import GPT, GPTConfig
-from nanochat.rap_prior import make_prior, save_prior
-from nanochat.tabular_task import label_base, label_metrics, sequences, vocab_size
+from .eval_settings import Settings
+from .gpt import GPT, GPTConfig
+from .rap_prior import DEFAULT_ALPHA_INIT, make_prior, save_prior
+from .tabular_task import label_base, label_metrics, sequences, vocab_size
 
 
 def load_split(path: str | os.PathLike) -> dict:
@@ -91,7 +91,7 @@ def train_run(split: dict, run: dict, settings: Settings, prior: str = "",
     val_idx, val_t = sequences(split["val_tokens"], split["val_y"], n_bins)
     test_idx, test_t = sequences(split["test_tokens"], split["test_y"], n_bins)
     frozen = run.get("gate") == "frozen"
-    alpha_init = float(run.get("alpha_init", 1.0))
+    alpha_init = float(run.get("alpha_init", DEFAULT_ALPHA_INIT))
     model = build_model(settings, train_idx.size(1), n_bins, prior, alpha_init, run["seed"])
     optimizer = model.setup_optimizer(gate_lr=0.0 if frozen else settings.gate_lr)
     rate = float(split["train_y"].double().mean())
@@ -178,7 +178,8 @@ def run_job(job: dict, send) -> None:
                 splits[split_path] = load_split(split_path)
             prior = ""
             if run.get("prior"):
-                prior = prior_artifact(run["prior"], tmp, float(run.get("alpha_init", 1.0)))
+                alpha_init = float(run.get("alpha_init", DEFAULT_ALPHA_INIT))
+                prior = prior_artifact(run["prior"], tmp, alpha_init)
             result = train_run(splits[split_path], run, settings, prior,
                                progress=lambda s, k=run["key"]: send(["eval", k, s,
                                                                       settings.steps]))

@@ -26,8 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nanochat.optim import MuonAdamW
-from nanochat.rap_attention import RapLayer, RapPrior, rap_attend
+from .optim import MuonAdamW
+from .rap_attention import RapLayer, RapPrior, rap_attend
 
 
 @dataclass
@@ -105,8 +105,11 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, config: GPTConfig):
-        """Shapes only: this may run under torch.device("meta"); init_weights() sets the data."""
+    def __init__(self, config: GPTConfig, rap_artifact: dict | None = None):
+        """Shapes only: this may run under torch.device("meta"); init_weights() sets the data.
+
+        `rap_artifact`: the prior file's contents when the caller already read and validated them
+        (dev/train_rap.py checks the labels first), so the file is not read again."""
         super().__init__()
         self.config = config
         self.window_sizes = self._compute_window_sizes(config)
@@ -117,7 +120,7 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.resid_lambdas = nn.Parameter(torch.ones(config.n_layer))
         self.x0_lambdas = nn.Parameter(torch.zeros(config.n_layer))
-        self.rap = RapPrior.from_config(config, self)  # None when config.rap_prior is ""
+        self.rap = RapPrior.from_config(config, self, rap_artifact)  # None: rap_prior ""
         self.rotary_seq_len = config.sequence_len * 10
         cos, sin = self._rotary(self.rotary_seq_len, config.n_embd // config.n_head)
         self.register_buffer("cos", cos, persistent=False)
@@ -221,7 +224,7 @@ class GPT(nn.Module):
     @torch.inference_mode()
     def generate(self, tokens: list[int], max_tokens: int, temperature: float = 0.0, seed=42):
         """Greedy (or sampled) continuation through the KV cache; yields token ids."""
-        from nanochat.engine import KVCache
+        from .engine import KVCache
 
         device = self.get_device()
         cfg = self.config

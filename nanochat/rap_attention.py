@@ -47,7 +47,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nanochat.rap_prior import PriorFormatError, bias_sha256, check_alpha_init, load_prior
+from .rap_prior import PriorFormatError, bias_sha256, check_alpha_init, load_prior
+from .rap_ranks import read_artifact
 
 KERNELS = ("auto", "dense", "lowrank", "split", "flex")
 MAX_LOWRANK = 64      # above this rank the appended dims cost more than a dense mask
@@ -59,14 +60,14 @@ _RANK_TOL = 1e-6      # singular values below this fraction of the largest are f
 
 
 class RapLayer(NamedTuple):
-    """What one layer's attention needs: the shared prior and this layer's 1-D gate.
+    """What one layer's attention needs: the shared RAP module (bias) and this layer's 1-D gate.
 
     It also speaks FA3's API (`flash_attn_func`, `flash_attn_with_kvcache`), so a nanochat
     checkout swaps it in with `(rap or flash_attn).flash_attn_func(...)`.
     """
 
-    prior: RapPrior
-    alpha: torch.Tensor  # (n_gate,), a view of prior.alpha; gradients flow to the parameter
+    module: RapPrior
+    alpha: torch.Tensor  # (n_gate,), a view of module.alpha; gradients flow to the parameter
     docs: Documents | None = None  # packed rows: positions relative to each document's start
 
     def flash_attn_func(self, q, k, v, causal=True, window_size=(-1, -1)):
@@ -141,18 +142,10 @@ def bos_from_env() -> int:
         raise PriorFormatError(f"${BOS_ENV}={value!r}: expected a token id (an integer)") from None
 
 
-def read_prior_header(path: str) -> dict:
-    """L, bias_sha256 and source of the prior at `path` (validated), read on the CPU even inside
-    a meta-device build."""
-    with torch.device("cpu"):
-        prior = load_prior(path)
-    return {"size": int(prior["bias"].shape[0]), "bias_sha256": prior["bias_sha256"],
-            "source": prior["source"]}
-
-
-def read_prior_size(path: str) -> int:
-    """L of the prior at `path` (validated)."""
-    return read_prior_header(path)["size"]
+def artifact_header(artifact: dict) -> dict:
+    """L, bias_sha256 and source of a validated artifact: what the config records."""
+    return {"size": int(artifact["bias"].shape[0]), "bias_sha256": artifact["bias_sha256"],
+            "source": artifact["source"]}
 
 
 class RapPrior(nn.Module):
@@ -166,13 +159,19 @@ class RapPrior(nn.Module):
     """
 
     def __init__(self, path: str, n_layer: int, n_head: int, *, size: int = 0,
-                 per_head: bool = False, alpha_init: float | None = None):
+                 per_head: bool = False, alpha_init: float | None = None,
+                 artifact: dict | None = None):
         super().__init__()
         self.path = str(path)
         # size > 0 means "rebuilding a trained model": the checkpoint will supply the bias, so a
         # moved or edited file is survivable (see init_weights).
         self.rebuilding = size > 0
-        self.header = {} if self.rebuilding else read_prior_header(self.path)
+        # The artifact is read and validated ONCE (every rank agreeing on it, rap_ranks.py), or
+        # handed in already validated; init_weights() copies its bias and lets it go.
+        if artifact is None and not self.rebuilding:
+            artifact = read_artifact(self.path)
+        self.artifact = artifact
+        self.header = {} if artifact is None else artifact_header(artifact)
         self.size = size if self.rebuilding else self.header["size"]
         # Bounded like the file's own alpha_init: a huge gate makes the logits (and the loss) inf.
         self.alpha_override = (None if alpha_init is None
@@ -192,44 +191,52 @@ class RapPrior(nn.Module):
         self.register_load_state_dict_post_hook(RapPrior._after_load)
 
     @classmethod
-    def from_config(cls, config, model: nn.Module | None = None) -> RapPrior | None:
-        """The prior a GPTConfig asks for (None when off); records the path and L in the config.
+    def from_config(cls, config, model: nn.Module | None = None,
+                    artifact: dict | None = None) -> RapPrior | None:
+        """The RAP module a GPTConfig asks for (None when off); records path and L in the config.
 
         `config.rap_prior` None means "not given": $NANOCHAT_RAP_PRIOR decides, read now (when the
         model is built, never at import). The resolved path is written back, so the config saved
         with a checkpoint names its prior explicitly. Given `model`, a load hook on it lets a
         checkpoint without RAP keys drop an environment-supplied prior (see `drop_if_absent`).
+        `artifact`: the file's contents, already validated by the caller (not read again).
         """
         from_env = config.rap_prior is None
         if from_env:
             config.rap_prior = prior_from_env()
         if not config.rap_prior:
             return None
-        prior = cls(config.rap_prior, config.n_layer, config.n_head, size=config.rap_prior_len,
-                    per_head=config.rap_alpha_per_head, alpha_init=config.rap_alpha_init)
-        prior.from_env = from_env
+        module = cls(config.rap_prior, config.n_layer, config.n_head, size=config.rap_prior_len,
+                     per_head=config.rap_alpha_per_head, alpha_init=config.rap_alpha_init,
+                     artifact=artifact)
+        module.from_env = from_env
         bos = getattr(config, "rap_bos", -1)
         if bos is None:  # "not given": the environment decides, like rap_prior
             bos = config.rap_bos = bos_from_env()
-        prior.bos = int(bos)
-        config.rap_prior_len = prior.size  # saved with the config: rebuilds need no file
-        if prior.header:  # provenance into the config, so nanochat's checkpoint meta has it
+        module.bos = int(bos)
+        config.rap_prior_len = module.size  # saved with the config: rebuilds need no file
+        if module.header:  # provenance into the config, so nanochat's checkpoint meta has it
             if hasattr(config, "rap_prior_sha256"):
-                config.rap_prior_sha256 = prior.header["bias_sha256"]
+                config.rap_prior_sha256 = module.header["bias_sha256"]
             if hasattr(config, "rap_prior_source"):
-                config.rap_prior_source = json.dumps(prior.header["source"], sort_keys=True,
+                config.rap_prior_source = json.dumps(module.header["source"], sort_keys=True,
                                                      default=str)
         if model is not None:
             model.register_load_state_dict_pre_hook(drop_if_absent)
-        return prior
+        return module
 
     @torch.no_grad()
     def init_weights(self) -> None:
-        """Copy the file's bias and alpha_init in (runs after to_empty, so real memory)."""
+        """Copy the artifact's bias and alpha_init in (runs after to_empty, so real memory).
+
+        The artifact read at construction is used and released; only a rebuild from a checkpoint's
+        config (or a second init) reads the file here."""
+        artifact, self.artifact = self.artifact, None
         try:
-            with torch.device("cpu"):
-                prior = load_prior(self.path)
-            size = prior["bias"].shape[0]
+            if artifact is None:
+                with torch.device("cpu"):
+                    artifact = load_prior(self.path)
+            size = artifact["bias"].shape[0]
             if size != self.size:
                 raise PriorFormatError(f"{self.path}: prior is {size}x{size} but this model was "
                                        f"built for {self.size}x{self.size}")
@@ -243,10 +250,10 @@ class RapPrior(nn.Module):
             self.pending = True
             self._derive()
             return
-        self.bias.copy_(prior["bias"])
-        alpha = prior["alpha_init"] if self.alpha_override is None else self.alpha_override
+        self.bias.copy_(artifact["bias"])
+        alpha = artifact["alpha_init"] if self.alpha_override is None else self.alpha_override
         self.alpha.fill_(float(alpha))
-        self.sha256 = prior["bias_sha256"]
+        self.sha256 = artifact["bias_sha256"]
         self.pending = False
         self._derive()
 
@@ -282,10 +289,15 @@ class RapPrior(nn.Module):
         return _block(self.bias, q_start, q_len, k_len)
 
     def gate_log(self) -> dict[str, float]:
-        """{"rap/alpha/l{i}": mean gate of layer i}: one line to add to a training log (nanochat's
-        wandb `log_data`, the console report). Reads the gates: call it at logging steps only."""
+        """{"rap/alpha/l{i}": mean gate of layer i}: what a patched base_train adds to its wandb
+        `log_data`. Reads the gates (one small device sync): call it at logging steps only."""
         means = self.alpha.detach().float().mean(dim=1).cpu().tolist()
         return {f"rap/alpha/l{i}": value for i, value in enumerate(means)}
+
+    def gate_report(self) -> str:
+        """" | rap alpha: 1.000 0.970 …", the gates in layer order (a per-head gate: its mean), for
+        the end of a patched base_train's console step line."""
+        return " | rap alpha: " + " ".join(f"{value:.3f}" for value in self.gate_log().values())
 
     def document_rows(self, docs: Documents) -> torch.Tensor:
         """(B, T, T) bias of packed rows: B[pos_i, pos_j] within a document, 0 across documents,
@@ -309,13 +321,13 @@ def drop_if_absent(model: nn.Module, state_dict, prefix, *args) -> None:
     so strict loading succeeds and a later save records "no prior". An explicit `rap_prior`
     keeps its module, and strict loading reports the missing keys as usual.
     """
-    prior = getattr(model, "rap", None)
-    if prior is None or not prior.from_env:
+    module = getattr(model, "rap", None)
+    if module is None or not module.from_env:
         return
     if any(key.startswith(prefix + "rap.") for key in state_dict):
         return
     warnings.warn(f"checkpoint has no RAP prior: loading it without one (${PRIOR_ENV}="
-                  f"{prior.path} applies to new models only)", stacklevel=2)
+                  f"{module.path} applies to new models only)", stacklevel=2)
     model.rap = None
     config = getattr(model, "config", None)
     if config is not None:
@@ -376,10 +388,11 @@ def allowed(q_start: int, q_len: int, k_len: int, window: int, device) -> torch.
 
 def _nanochat_flash():
     """nanochat's own `flash_attn` (FA3 on Hopper, its SDPA fallback elsewhere) when this module
-    runs inside a patched nanochat checkout; None in RAP Studio's copy. The unbiased part of a
-    biased call (everything past L) then runs the kernel nanochat would have run."""
+    runs inside a patched nanochat checkout; None in RAP Studio's copy (`rap_nanochat` has no
+    flash_attention module). The unbiased part of a biased call (everything past L) then runs the
+    kernel nanochat would have run. Relative: the checkout's neighbour, never a package by name."""
     try:
-        from nanochat.flash_attention import flash_attn
+        from .flash_attention import flash_attn
     except ImportError:
         return None
     return flash_attn
@@ -467,46 +480,46 @@ def _compensated(qx: torch.Tensor, kx: torch.Tensor, dtype: torch.dtype):
 # Dispatch
 
 
-def choose_kernel(prior: RapPrior, q, q_start: int, k_len: int, docs=None) -> str:
-    """The path for this call: the prior's setting, or by what the bias touches when "auto".
+def choose_kernel(module: RapPrior, q, q_start: int, k_len: int, docs=None) -> str:
+    """The path for this call: the module's setting, or by what the bias touches when "auto".
 
-    - KV-cache prefill and decode: `prior.inner` (lowrank: the unbiased kernel on q, k with the
+    - KV-cache prefill and decode: `module.inner` (lowrank: the unbiased kernel on q, k with the
       factors appended, any length, nothing compiled, so no recompiles; dense above rank 64).
     - Training with L < T: `split`; only the L x L corner pays for the prior, the rest of the
       sequence runs the unbiased kernel (flash on CUDA).
-    - Training otherwise: `flex` on CUDA; on CPU `prior.inner`.
+    - Training otherwise: `flex` on CUDA; on CPU `module.inner`.
     - Packed documents: `flex` on CUDA, `dense` on CPU (the factors cannot zero the bias between
       documents).
     """
-    if prior.kernel != "auto":
-        return prior.kernel
+    if module.kernel != "auto":
+        return module.kernel
     if docs is not None:
         return "flex" if q.is_cuda else "dense"
     if q_start > 0 or q.size(1) != k_len:
-        return prior.inner
-    if prior.size < q.size(1):
+        return module.inner
+    if module.size < q.size(1):
         return "split"
-    return "flex" if q.is_cuda else prior.inner
+    return "flex" if q.is_cuda else module.inner
 
 
 def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
     """Attention with the prior for queries at absolute positions q_start.. over keys 0..Tk-1."""
-    prior, alpha, docs = rap
+    module, alpha, docs = rap
     q_len, k_len = q.size(1), k.size(1)
     if docs is not None:
         return _document_attention(q, k, v, rap, window)
-    if q_start >= prior.size:
+    if q_start >= module.size:
         return unbiased_attention(q, k, v, window, q_start)  # rows past L carry no prior
-    kernel = choose_kernel(prior, q, q_start, k_len)
+    kernel = choose_kernel(module, q, q_start, k_len)
     if kernel == "dense":
-        return dense_attention(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window, q_start)
+        return dense_attention(q, k, v, module.rows(q_start, q_len, k_len), alpha, window, q_start)
     if kernel == "flex":
-        from nanochat.rap_flex import flex_attention_rap
-        return flex_attention_rap(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window,
+        from .rap_flex import flex_attention_rap
+        return flex_attention_rap(q, k, v, module.rows(q_start, q_len, k_len), alpha, window,
                                    q_start)
-    if kernel == "split" and q_start == 0 and q_len == k_len and prior.size < q_len:
-        corner = prior.size
-        inner = "flex" if q.is_cuda and prior.kernel == "auto" else prior.inner
+    if kernel == "split" and q_start == 0 and q_len == k_len and module.size < q_len:
+        corner = module.size
+        inner = "flex" if q.is_cuda and module.kernel == "auto" else module.inner
         head = _biased_corner(q[:, :corner], k[:, :corner], v[:, :corner], rap, window, inner)
         full = unbiased_attention(q, k, v, window)
         return torch.cat([head, full[:, corner:]], dim=1)
@@ -517,26 +530,26 @@ def biased_attention(q, k, v, rap: RapLayer, window: int, q_start: int = 0):
 
 def _document_attention(q, k, v, rap: RapLayer, window: int):
     """Packed rows (training, no cache): the bias indexed by document positions."""
-    prior, alpha, docs = rap
-    kernel = choose_kernel(prior, q, 0, k.size(1), docs)
+    module, alpha, docs = rap
+    kernel = choose_kernel(module, q, 0, k.size(1), docs)
     if kernel == "flex":
-        from nanochat.rap_flex import flex_attention_documents
-        return flex_attention_documents(q, k, v, prior.bias, docs, alpha, window)
+        from .rap_flex import flex_attention_documents
+        return flex_attention_documents(q, k, v, module.bias, docs, alpha, window)
     if kernel != "dense":
         raise ValueError(f"packed documents need the dense or flex kernel, not {kernel!r}")
-    return dense_attention(q, k, v, prior.document_rows(docs), alpha, window)
+    return dense_attention(q, k, v, module.document_rows(docs), alpha, window)
 
 
 def _biased_corner(q, k, v, rap: RapLayer, window: int, kernel: str, q_start: int = 0):
-    prior, alpha, _ = rap
+    module, alpha, _ = rap
     q_len, k_len = q.size(1), k.size(1)
     if kernel == "flex":
-        from nanochat.rap_flex import flex_attention_rap
-        return flex_attention_rap(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window,
+        from .rap_flex import flex_attention_rap
+        return flex_attention_rap(q, k, v, module.rows(q_start, q_len, k_len), alpha, window,
                                    q_start)
     if kernel == "dense":
-        return dense_attention(q, k, v, prior.rows(q_start, q_len, k_len), alpha, window, q_start)
-    left, right = prior.factors()
+        return dense_attention(q, k, v, module.rows(q_start, q_len, k_len), alpha, window, q_start)
+    left, right = module.factors()
     u_rows = _block(left, q_start, q_len, left.size(1))
     v_rows = _block(right, 0, k_len, right.size(1))
     return lowrank_attention(q, k, v, u_rows, v_rows, alpha, window, q_start)

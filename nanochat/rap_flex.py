@@ -82,8 +82,8 @@ def flex_attention_documents(q, k, v, bias, docs, alpha, window: int,
 
     def score_mod(score, b, h, q_idx, kv_idx):
         same = ident[b, q_idx] == ident[b, kv_idx]
-        prior = table[pos[b, q_idx], pos[b, kv_idx]]
-        return score + gate[h] * torch.where(same, prior, torch.zeros_like(prior))
+        entry = table[pos[b, q_idx], pos[b, kv_idx]]  # B[pos_q, pos_kv]
+        return score + gate[h] * torch.where(same, entry, torch.zeros_like(entry))
 
     if compiled is None:
         compiled = q.is_cuda

@@ -53,13 +53,13 @@ from typing import Any
 
 import torch
 
-from nanochat.artifact_spec import (  # re-exported: the format's names, torch-free
+from .artifact_spec import (  # re-exported: the format's names, torch-free
     ALPHA_INIT_MAX as ALPHA_INIT_MAX,
 )
-from nanochat.artifact_spec import DEFAULT_ALPHA_INIT as DEFAULT_ALPHA_INIT
-from nanochat.artifact_spec import LAYOUTS as LAYOUTS
-from nanochat.artifact_spec import PriorFormatError as PriorFormatError
-from nanochat.artifact_spec import check_alpha_init as check_alpha_init
+from .artifact_spec import DEFAULT_ALPHA_INIT as DEFAULT_ALPHA_INIT
+from .artifact_spec import LAYOUTS as LAYOUTS
+from .artifact_spec import PriorFormatError as PriorFormatError
+from .artifact_spec import check_alpha_init as check_alpha_init
 
 FORMAT = "rap-prior"
 VERSION = 1

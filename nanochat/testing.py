@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from nanochat.gpt import GPT, GPTConfig
-from nanochat.rap_prior import make_prior, save_prior
+from .gpt import GPT, GPTConfig
+from .rap_prior import make_prior, save_prior
 
 
 def rule_bias(size: int, votes=(1, 4, 6, 9), seed: int = 0) -> torch.Tensor:

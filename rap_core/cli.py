@@ -67,8 +67,8 @@ def speed_params(args) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nanochat.artifact_spec import DEFAULT_ALPHA_INIT, LAYOUTS
     from rap_core.statistic import DEFAULT_STATISTIC, STATISTICS
+    from rap_nanochat.artifact_spec import DEFAULT_ALPHA_INIT, LAYOUTS
 
     parser = OneLineParser(
         prog="rap", description="Rectified Attention Priors from cutlass rules (headless).")
@@ -209,8 +209,8 @@ def cmd_rules(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from nanochat.rap_prior import PriorFormatError, load_prior
     from rap_core.inspect import describe_prior
+    from rap_nanochat.rap_prior import PriorFormatError, load_prior
 
     try:
         prior = load_prior(args.file)

@@ -29,7 +29,7 @@ from rap_core.errors import RapError
 
 
 def bias_sha256(bias: np.ndarray) -> str:
-    """The artifact's hash: sha256 of the float32 bytes, row-major (= nanochat.rap_prior's)."""
+    """The artifact's hash: sha256 of the float32 bytes, row-major (= rap_nanochat.rap_prior's)."""
     return hashlib.sha256(np.ascontiguousarray(bias, dtype=np.float32).tobytes()).hexdigest()
 
 

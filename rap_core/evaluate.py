@@ -3,8 +3,8 @@
 The plan (docs/EVIDENCE.md): one stratified split; for each training size, cutlass is fitted on
 that size's training rows only (cached), the Studio builds B with a query row, and each arm's
 prior is derived from it; then every (size, seed, arm) run trains in a child process
-(`python -m nanochat.evaluation`), so rap_core never imports torch. Finished runs are files under
-OUT/runs/<key>.json, keyed by everything that determines them (data, split, size, seed, arm,
+(`python -m rap_nanochat.evaluation`), so rap_core never imports torch. Finished runs are files
+under OUT/runs/<key>.json, keyed by everything that determines them (data, split, size, seed, arm,
 prior hash, settings), so a re-run skips them and ctrl-c loses only the run in flight.
 """
 
@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from nanochat.eval_settings import Settings  # torch-free: shared with the trainer
 from rap_core import eval_priors as ep
 from rap_core.child_guard import child_env
 from rap_core.errors import RapError
@@ -36,6 +35,7 @@ from rap_core.eval_task import (
     split_arrays,
 )
 from rap_core.stats import LOWER_IS_BETTER, mean_ci, paired_diff, verdict
+from rap_nanochat.eval_settings import Settings  # torch-free: shared with the trainer
 
 ARMS = ("none", "rap", "zero", "shuffled", "random", "oracle", "session")
 METRICS = ("test_loss", "test_acc", "test_auc", "samples_to_threshold", "step_ms")
@@ -197,11 +197,11 @@ def _child_env() -> dict:
 
 
 def run_child(job: dict, out: Path, *, on_event=None, cancel=None) -> None:
-    """Train the job's runs in `python -m nanochat.evaluation` (guarded: it dies with us); stop
+    """Train the job's runs in `python -m rap_nanochat.evaluation` (guarded: it dies with us); stop
     it when `cancel()`."""
     job_path = out / "job.json"
     job_path.write_text(json.dumps(job))
-    child = subprocess.Popen([sys.executable, "-m", "rap_core.guarded", "nanochat.evaluation",
+    child = subprocess.Popen([sys.executable, "-m", "rap_core.guarded", "rap_nanochat.evaluation",
                               str(job_path)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True, env=child_env(_child_env()), text=True)

@@ -119,8 +119,8 @@ def layout_positions(layout: Layout) -> dict[str, int]:
 
 def build_artifact(source: ExportSource, *, alpha_init: float | None = None) -> dict:
     """The validated artifact dict for the snapshot's rule (pure: reads `source` only)."""
-    from nanochat.artifact_spec import DEFAULT_ALPHA_INIT, PriorFormatError, check_alpha_init
-    from nanochat.rap_prior import make_prior
+    from rap_nanochat.artifact_spec import DEFAULT_ALPHA_INIT, PriorFormatError, check_alpha_init
+    from rap_nanochat.rap_prior import make_prior
 
     try:
         alpha_init = check_alpha_init(DEFAULT_ALPHA_INIT if alpha_init is None else alpha_init)
@@ -147,7 +147,7 @@ def export_prior(source: ExportSource, path: str | Path, *, alpha_init: float | 
     over the dataset, a session file of the snapshot or any of `inputs` (a cache entry…), never
     over a non-regular file.
     """
-    from nanochat.rap_prior import PriorFormatError, prior_bytes
+    from rap_nanochat.rap_prior import PriorFormatError, prior_bytes
 
     inputs = tuple(p for p in (source.dataset.path, *source.sessions, *inputs) if p is not None)
     target = check_output_path(path, inputs=inputs)

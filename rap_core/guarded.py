@@ -4,7 +4,7 @@ Why: the evaluation runs two processes deep (rap-studio → `rap eval` → the t
 runs in a session of its own, so a hang-up of the terminal reaches neither. Each child arms
 `rap_core.child_guard.die_with_parent()` here, before the module runs, so a parent that dies (a
 dropped SSH connection, SIGKILL) takes its children with it. The trainer module itself
-(`nanochat.evaluation`) stays free of any rap_core import: the guard wraps it from outside.
+(`rap_nanochat.evaluation`) stays free of any rap_core import: the guard wraps it from outside.
 """
 
 from __future__ import annotations

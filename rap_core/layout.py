@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nanochat.artifact_spec import LAYOUTS
 from rap_core.errors import RapError
+from rap_nanochat.artifact_spec import LAYOUTS
 
 
 @dataclass(frozen=True, eq=False)

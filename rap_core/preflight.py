@@ -26,10 +26,10 @@ def check_session(path: Path, dataset) -> None:
 
 def check_export_args(args, dataset) -> None:
     """--alpha-init, --layout and --out, checked before the fit."""
-    from nanochat.artifact_spec import PriorFormatError, check_alpha_init
     from rap_core.atomic import check_output_path
     from rap_core.layout import make_layout
     from rap_core.ranges import split_feature_name
+    from rap_nanochat.artifact_spec import PriorFormatError, check_alpha_init
 
     try:
         check_alpha_init(args.alpha_init, "--alpha-init")

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from nanochat.evaluation import Settings, prior_artifact, train_run
 from rap_core import eval_priors as ep
 from rap_core.cli import main
 from rap_core.eval_task import make_split, split_arrays
+from rap_nanochat.evaluation import Settings, prior_artifact, train_run
 
 TINY = Settings(steps=12, batch=16, eval_every=4, patience=10, n_layer=1, n_head=2, n_embd=16)
 
@@ -107,7 +107,7 @@ def test_rap_eval_refuses_bad_arguments_with_one_line(tmp_path, capsys):
 
 
 def test_auc_matches_the_textbook_example():
-    from nanochat.tabular_task import auc
+    from rap_nanochat.tabular_task import auc
 
     scores = torch.tensor([0.1, 0.4, 0.35, 0.8])
     assert auc(scores, torch.tensor([0, 0, 1, 1])) == pytest.approx(0.75)

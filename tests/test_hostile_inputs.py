@@ -33,10 +33,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nanochat.rap_prior import bias_sha256, load_prior, make_prior
 from rap_core.cli import main as rap_main
 from rap_core.demo import demo_path
 from rap_core.export import export_prior, export_source
+from rap_nanochat.rap_prior import bias_sha256, load_prior, make_prior
 from tests.conftest import make_small_frame
 
 ROOT = Path(__file__).resolve().parents[1]

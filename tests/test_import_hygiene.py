@@ -49,7 +49,7 @@ def test_no_core_module_imports_textual_or_torch():
 
 
 def test_nanochat_prior_format_needs_only_torch():
-    code = ("import sys, nanochat.rap_prior; "
+    code = ("import sys, rap_nanochat.rap_prior; "
             "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(out.stdout.split())

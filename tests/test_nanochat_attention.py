@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nanochat.rap_attention import (
+from rap_nanochat.rap_attention import (
     RapPrior,
     biased_attention,
     dense_attention,
@@ -14,8 +14,8 @@ from nanochat.rap_attention import (
     reference_attention,
     unbiased_attention,
 )
-from nanochat.rap_flex import flex_attention_rap
-from nanochat.testing import rule_bias, write_prior
+from rap_nanochat.rap_flex import flex_attention_rap
+from rap_nanochat.testing import rule_bias, write_prior
 
 TOL = 2e-5
 

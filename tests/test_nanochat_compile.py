@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch._dynamo
 
-from nanochat.rap_prior import make_prior, save_prior
-from nanochat.testing import build, rule_bias, tiny_config, tokens, write_prior
+from rap_nanochat.rap_prior import make_prior, save_prior
+from rap_nanochat.testing import build, rule_bias, tiny_config, tokens, write_prior
 
 
 def _explain(model, idx):

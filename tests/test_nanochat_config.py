@@ -11,9 +11,9 @@ import dataclasses
 import pytest
 import torch
 
-from nanochat.gpt import GPT, GPTConfig
-from nanochat.rap_prior import load_prior
-from nanochat.testing import build, tiny_config, tokens, write_prior
+from rap_nanochat.gpt import GPT, GPTConfig
+from rap_nanochat.rap_prior import load_prior
+from rap_nanochat.testing import build, tiny_config, tokens, write_prior
 
 ENV = "NANOCHAT_RAP_PRIOR"
 

@@ -11,14 +11,14 @@ import pytest
 import torch
 import torch._dynamo
 
-from nanochat.rap_attention import (
+from rap_nanochat.rap_attention import (
     RapPrior,
     biased_attention,
     documents,
     reference_attention,
 )
-from nanochat.rap_flex import flex_attention_documents
-from nanochat.testing import build, tiny_config, write_prior
+from rap_nanochat.rap_flex import flex_attention_documents
+from rap_nanochat.testing import build, tiny_config, write_prior
 
 BOS = 0
 LENGTHS = ((6, 5, 5), (16,), (3, 9, 4))  # documents per row; the second is one long document

@@ -8,10 +8,10 @@ import os
 import pytest
 import torch
 
-from nanochat.engine import KVCache
-from nanochat.gpt import GPT, GPTConfig
-from nanochat.rap_prior import PriorFormatError, load_prior
-from nanochat.testing import build, tiny_config, tokens, write_prior
+from rap_nanochat.engine import KVCache
+from rap_nanochat.gpt import GPT, GPTConfig
+from rap_nanochat.rap_prior import PriorFormatError, load_prior
+from rap_nanochat.testing import build, tiny_config, tokens, write_prior
 
 
 @pytest.fixture

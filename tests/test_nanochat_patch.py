@@ -4,6 +4,7 @@ the patched model running (in a subprocess, so the fixture's `nanochat` package 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -12,8 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from rap_nanochat.rap_prior import load_prior
+from rap_nanochat.testing import write_prior
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "nanochat_gpt.py"
+BASE_TRAIN = ROOT / "tests" / "fixtures" / "nanochat_base_train.py"
 
 STUBS = {
     "__init__.py": "",
@@ -118,6 +123,9 @@ def checkout(tmp_path):
     for name, text in STUBS.items():
         (package / name).write_text(text)
     shutil.copy(FIXTURE, package / "gpt.py")
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "__init__.py").write_text("")
+    shutil.copy(BASE_TRAIN, tmp_path / "scripts" / "base_train.py")
     return tmp_path
 
 
@@ -142,6 +150,56 @@ def test_apply_check_idempotent_revert(checkout, capsys):
     assert gpt.read_bytes() == original, "revert restores the exact bytes"
     assert not (checkout / "nanochat" / "rap_attention.py").exists()
     assert patcher.main([str(checkout), "--check"]) == 1
+
+
+def test_base_train_logs_the_gates_in_its_own_logging_block(checkout, tmp_path):
+    """The patched base_train: `rap/alpha/l{i}` in wandb's log_data, the gates at the end of the
+    console step line, the prior's hash in the run config; nothing of it without a prior."""
+    train = checkout / "scripts" / "base_train.py"
+    original = train.read_bytes()
+    assert _patcher().main([str(checkout)]) == 0
+    assert train.read_bytes() != original
+    write_prior(tmp_path / "p.pt", size=12, alpha_init=0.9)
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    runs = {}
+    for prior in ("", str(tmp_path / "p.pt")):
+        env["NANOCHAT_RAP_PRIOR"] = prior
+        proc = subprocess.run([sys.executable, "-m", "scripts.base_train"], cwd=checkout, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        runs[bool(prior)] = proc.stdout.splitlines()
+    with_prior, without = runs[True], runs[False]
+    steps = [line for line in with_prior if line.startswith("step ")]
+    assert len(steps) == 3 and all(" | rap alpha: " in line for line in steps)
+    wandb = json.loads(with_prior[-1])
+    assert [set(d) for d in wandb["logged"]] == [{"step", "train/loss", "rap/alpha/l0",
+                                                 "rap/alpha/l1"}] * 3
+    for line, logged in zip(steps, wandb["logged"], strict=True):  # the same gates, both places
+        assert line.endswith(f"| rap alpha: {logged['rap/alpha/l0']:.3f} "
+                             f"{logged['rap/alpha/l1']:.3f}"), line
+    assert all(abs(d["rap/alpha/l0"] - 0.9) < 0.1 for d in wandb["logged"]), "from alpha_init"
+    assert wandb["config"]["rap_prior_sha256"] == load_prior(tmp_path / "p.pt")["bias_sha256"]
+    plain = json.loads(without[-1])
+    assert plain["config"] == {} and all("rap" not in " ".join(d) for d in plain["logged"])
+    assert not any("rap alpha" in line for line in without)
+    assert _patcher().main([str(checkout), "--revert"]) == 0
+    assert train.read_bytes() == original
+
+
+def test_a_checkout_without_base_train_gets_gpt_py_only(checkout, capsys):
+    """...and when base_train.py appears later (or gpt.py was patched by a patcher that did not
+    edit it yet), --check says "partly applied" and applying again adds its edits."""
+    shutil.move(checkout / "scripts", checkout / "scripts-aside")
+    patcher = _patcher()
+    assert patcher.main([str(checkout)]) == 0
+    assert "no scripts/base_train.py in this checkout" in capsys.readouterr().out
+    assert patcher.main([str(checkout), "--check"]) == 0
+    shutil.move(checkout / "scripts-aside", checkout / "scripts")
+    assert patcher.main([str(checkout), "--check"]) == 1
+    assert "partly applied" in capsys.readouterr().out
+    assert patcher.main([str(checkout)]) == 0
+    assert "base_train.py: applied 3 edits" in capsys.readouterr().out
+    assert patcher.main([str(checkout), "--check"]) == 0
 
 
 def test_unrecognised_file_is_left_untouched(checkout, capsys):
@@ -178,10 +236,15 @@ def test_real_checkout_patches_and_compiles(tmp_path):
     copy = tmp_path / "nanochat-copy"
     shutil.copytree(os.environ["NANOCHAT_CHECKOUT"], copy, ignore=shutil.ignore_patterns(".git"))
     patcher = _patcher()
+    files = [copy / "nanochat" / "gpt.py", copy / "scripts" / "base_train.py"]
+    before = [f.read_bytes() for f in files]
     assert patcher.main([str(copy)]) == 0
-    text = (copy / "nanochat" / "gpt.py").read_text()
-    compile(text, "gpt.py", "exec")
+    for file, original in zip(files, before, strict=True):
+        assert file.read_bytes() != original, f"{file.name} patched"
+        compile(file.read_text(), file.name, "exec")
+    assert patcher.main([str(copy), "--check"]) == 0
     assert patcher.main([str(copy), "--revert"]) == 0
+    assert [f.read_bytes() for f in files] == before
 
 
 RUN_FROM_ENV = """

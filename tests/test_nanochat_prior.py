@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nanochat.gpt import GPT
-from nanochat.rap_prior import PriorFormatError, bias_sha256, load_prior
-from nanochat.testing import tiny_config, write_prior
+from rap_nanochat.gpt import GPT
+from rap_nanochat.rap_prior import PriorFormatError, bias_sha256, load_prior
+from rap_nanochat.testing import tiny_config, write_prior
 
 
 class Payload:

@@ -7,8 +7,8 @@ import warnings
 import pytest
 import torch
 
-from nanochat.rap_attention import RapPrior, choose_kernel, documents
-from nanochat.testing import build, tiny_config, tokens, write_prior
+from rap_nanochat.rap_attention import RapPrior, choose_kernel, documents
+from rap_nanochat.testing import build, tiny_config, tokens, write_prior
 
 
 class FakeQuery:

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nanochat.rap_prior import PriorFormatError
-from nanochat.testing import write_prior
+from rap_nanochat.testing import write_prior
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "dev" / "train_rap.py"
@@ -49,31 +48,6 @@ def test_prior_for_other_features_is_refused(tmp_path, capsys):
     code = _script().main(["--synthetic", "100", "--steps", "1", "--prior", str(other)])
     assert code == 2
     assert "do not match the dataset's features" in capsys.readouterr().err
-
-
-def test_rank_hash_mismatch_fails_clearly(monkeypatch, synthetic_prior):
-    script = _script()
-
-    def fake_gather(out, mine):
-        out[:] = [mine, ("f" * 64, None)]
-
-    monkeypatch.setattr(script.dist, "all_gather_object", fake_gather)
-    with pytest.raises(PriorFormatError, match="ranks loaded different priors"):
-        script.check_prior(str(synthetic_prior), [f"X{i}" for i in range(12)], (0, 2))
-
-
-def test_a_rank_that_cannot_load_the_prior_stops_every_rank(monkeypatch, tmp_path,
-                                                            synthetic_prior):
-    """Rank 1 lacks the file: rank 0 (which loaded it) must stop too, not wait for a timeout."""
-    script = _script()
-    digest = script._load_checked(str(synthetic_prior), [f"X{i}" for i in range(12)])
-
-    def fake_gather(out, mine):
-        out[:] = [(digest, None), (None, "rank 1: /data/rap_prior.pt: no such prior file")]
-
-    monkeypatch.setattr(script.dist, "all_gather_object", fake_gather)
-    with pytest.raises(PriorFormatError, match="rank 1: .*no such prior file"):
-        script.check_prior(str(synthetic_prior), [f"X{i}" for i in range(12)], (0, 2))
 
 
 @pytest.mark.slow

@@ -48,7 +48,7 @@ def test_rows_become_documents_with_one_token_per_cell(small_csv, tmp_path):
     assert token_bytes.shape == (enc.n_vocab,) and token_bytes[bos] == 0
 
     # nanochat prepends BOS; the patched model counts from after it: cell p at position p.
-    from nanochat.rap_attention import documents
+    from rap_nanochat.rap_attention import documents
     row = torch.tensor([[bos] + enc.encode_ordinary(texts[0])])
     assert documents(row, bos).pos[0].tolist() == [-1] + list(range(P + 1))
 

@@ -378,9 +378,9 @@ def _export_via_modal(pilot, path: Path):
 
 
 def test_export_writes_what_rap_export_writes_with_the_saved_session(tmp_path, monkeypatch):
-    from nanochat.rap_prior import load_prior
     from rap_core.cli import main as rap_main
     from rap_core.demo import demo_path
+    from rap_nanochat.rap_prior import load_prior
 
     monkeypatch.chdir(tmp_path)
     session = tmp_path / "s.json"

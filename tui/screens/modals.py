@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from nanochat.artifact_spec import DEFAULT_ALPHA_INIT, LAYOUTS
+from rap_nanochat.artifact_spec import DEFAULT_ALPHA_INIT, LAYOUTS
 from tui.actions import help_rows
 from tui.messages import ExportChoice, ExportRequested
 
