@@ -22,11 +22,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from nanochat.artifact_spec import LAYOUTS
 from rap_core.atomic import write_text_atomic
 from rap_core.edits import Edit
 from rap_core.errors import RapError
 from rap_core.jsonfile import CorruptJSON, read_json_file
+from rap_nanochat.artifact_spec import LAYOUTS
 
 SESSION_FORMAT = "rap-session"
 SESSION_VERSION = 1
