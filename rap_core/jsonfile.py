@@ -36,7 +36,8 @@ def read_json_file(path: str | os.PathLike, what: str, *, max_bytes: int = MAX_B
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise RapError(f"{what} {path} is {kind}; remove it or give a regular file")
+            raise RapError(f"{what} {path} is {kind}, not a regular file; give the path of "
+                           f"a {what} file")
         if st.st_size > max_bytes:
             raise CorruptJSON(f"it is {st.st_size} bytes, more than the {max_bytes} a {what} "
                               f"can be")

@@ -187,16 +187,19 @@ def open_session(source: str | os.PathLike) -> SessionAccess:
         lock = SessionLock(source).acquire()
     except SessionBusy as busy:
         holder = str(busy.owner) if busy.owner else "another RAP Studio"
-        return _fork(source, f"session {where} is open in {holder}")
+        return _fork(source, f"{where} is open in {holder}")
     except OSError as exc:
         return SessionAccess("read-only", source, None,
                              f"edits cannot be saved: cannot write {_short(source.parent)} "
-                             f"({exc.strerror or exc}); this window is read-only", None)
+                             f"({exc.strerror or exc}); you can edit, but the edits stay in "
+                             f"this window (give --session in a writable place to keep them)",
+                             None)
     if source.exists() and not os.access(source, os.W_OK):
         lock.release()
         return SessionAccess("read-only", source, None,
-                             f"edits cannot be saved: session {where} is read-only; this window "
-                             f"is read-only", None)
+                             f"edits cannot be saved: the session file {where} is read-only; "
+                             f"you can edit, but the edits stay in this window (make it "
+                             f"writable, or give another --session, to keep them)", None)
     notice = None
     if lock.took_over is not None:
         notice = (f"took over session {where} from {lock.took_over}, which ended without "
@@ -212,11 +215,11 @@ def _fork(source: Path, why: str) -> SessionAccess:
     except (SessionBusy, OSError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         return SessionAccess("read-only", source, None,
-                             f"{why}; edits cannot be saved here ({reason}): this window is "
-                             f"read-only", None)
+                             f"{why}; a copy cannot be written either ({reason}): you can "
+                             f"edit, but the edits stay in this window", None)
     return SessionAccess("fork", source, fork,
-                         f"{why}; your edits go to a new session {_short(fork)} (continue it "
-                         f"with --session {fork})", lock)
+                         f"{why}: your edits go to the copy {_short(fork)} (continue them "
+                         f"later with --session {fork})", lock)
 
 
 def _short(path: Path) -> str:

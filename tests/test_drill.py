@@ -115,7 +115,8 @@ def test_the_quit_question_is_readable_at_80_columns():
     from tui.screens.modals import ConfirmScreen
 
     reason = ("your edits are not saved (edits cannot be saved: cannot write /sys/kernel "
-              "(Permission denied); this window is read-only).")
+              "(Permission denied); you can edit, but the edits stay in this window (give "
+              "--session in a writable place to keep them)).")
 
     async def body():
         app = RapStudioApp(deterministic=True)

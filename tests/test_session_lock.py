@@ -116,6 +116,9 @@ def test_an_unwritable_place_opens_read_only_and_says_where():
     access = open_session(UNWRITABLE)
     assert access.mode == "read-only" and access.path is None and not access.writable
     assert access.notice.startswith("edits cannot be saved: cannot write /sys/rap-studio-test")
+    # found in a drill: "this window is read-only" contradicted the edits the window allows
+    assert "you can edit, but the edits stay in this window" in access.notice
+    assert "window is read-only" not in access.notice
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write a 0444 file")
@@ -125,4 +128,5 @@ def test_a_read_only_session_file_opens_read_only(tmp_path):
     source.chmod(0o444)
     access = open_session(source)
     assert access.mode == "read-only"
-    assert "is read-only" in access.notice
+    assert "the session file" in access.notice and "is read-only" in access.notice
+    assert "the edits stay in this window" in access.notice
