@@ -551,3 +551,19 @@ def test_layout_switch_and_heatmap_cursor():
             await pilot.press("escape", "e")
             assert isinstance(app.screen, ExportScreen)
     run(body())
+
+
+def test_the_ranges_histogram_is_redrawn_for_a_new_width():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(app, pilot)
+            await press(pilot, "1")
+            histogram = app.query_one("#histogram")
+            narrow = max(len(line) for line in str(histogram.render()).splitlines()[1:])
+            await pilot.resize_terminal(130, 30)
+            await press(pilot)
+            wide = max(len(line) for line in str(histogram.render()).splitlines()[1:])
+            assert wide > narrow + 20, (narrow, wide)
+
+    run(body())

@@ -94,10 +94,18 @@ def j_curve_text(j_curve: np.ndarray, k_chosen: int | None, *, lines: int = 2,
 class Histogram(Static):
     """The selected feature's values by class, critical range marked."""
 
+    _shown: tuple | None = None
+
     def show(self, values, y, rmin: float, rmax: float, title: str) -> None:
+        self._shown = (values, y, rmin, rmax, title)
         width = max(self.size.width - 2, 20) if self.size.width else 60
         body = histogram_text(values, y, rmin, rmax, width=width, lines=2)
         self.update(Text.assemble((title + "\n", "bold"), body))
+
+    def on_resize(self) -> None:
+        """Redraw for the new width at once (it waited for the cursor to move; a drill found)."""
+        if self._shown is not None:
+            self.show(*self._shown)
 
 
 class JCurve(Static):
