@@ -567,3 +567,29 @@ def test_the_ranges_histogram_is_redrawn_for_a_new_width():
             assert wide > narrow + 20, (narrow, wide)
 
     run(body())
+
+
+def test_the_history_shows_edits_typed_just_before_it_opened():
+    """Found in tmux: `+ down space h` typed at once opened the history before the edits (in
+    flight as messages) landed, and it showed none of them."""
+    from textual import events
+
+    from tui.screens.history import HistoryScreen
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(app, pilot)
+            for key, char in (("plus", "+"), ("down", None), ("space", " "), ("h", "h")):
+                event = events.Key(key, char)
+                event.set_sender(app)
+                app._driver.send_message(event)  # as a terminal delivers a burst
+            for _ in range(20):  # bounded
+                if isinstance(app.screen, HistoryScreen) and len(app.screen.lines) == 3:
+                    break
+                await pilot.pause()
+            assert isinstance(app.screen, HistoryScreen)
+            assert [line.position for line in app.screen.lines] == [0, 1, 2]
+            assert app.screen.lines[-1].current
+
+    run(body())

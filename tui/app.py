@@ -276,6 +276,7 @@ class RapStudioApp(FitFlow, App):
             self.query_one(PriorPane).changed(change)
         if change.rule_changed:
             self.query_one(RulesPane).update_rule(self.studio, change)
+            self._refresh_history()  # keys typed before `h` may land after it opened
         if self.deterministic:  # snapshots: show the settled save state, never "saving…"
             with contextlib.suppress(RapError):
                 self.studio.flush(timeout=2.0)
@@ -361,6 +362,7 @@ class RapStudioApp(FitFlow, App):
         self.push_screen(TextScreen(f"Note on edit {message.position}:", message.note), done)
 
     def _refresh_history(self) -> None:
+        """Redraw an open history view (after a jump, a note, or an edit that was in flight)."""
         from tui.screens.history import HistoryScreen
 
         for screen in self.screen_stack:
