@@ -92,6 +92,7 @@ def make_prior(
 ) -> dict:
     """Assemble and validate a prior dict (bias may be a numpy array or a tensor)."""
     tensor = torch.as_tensor(bias).detach().to(device="cpu", dtype=torch.float32).contiguous()
+    digest = bias_sha256(tensor)
     prior = {
         "format": FORMAT,
         "version": VERSION,
@@ -103,14 +104,16 @@ def make_prior(
         "statistic": str(statistic),
         "rules": list(rules),
         "source": dict(source),
-        "bias_sha256": bias_sha256(tensor),
+        "bias_sha256": digest,
     }
-    return validate_prior(prior, "<new prior>")
+    return validate_prior(prior, "<new prior>", digest=digest)
 
 
-def prior_bytes(prior: dict, name: str = "<prior>") -> bytes:
-    """Validate `prior` and serialise it: the exact bytes `save_prior` writes."""
-    validate_prior(prior, name)
+def prior_bytes(prior: dict, name: str = "<prior>", *, validated: bool = False) -> bytes:
+    """Validate `prior` (unless `make_prior` just did: `validated=True`) and serialise it: the
+    exact bytes `save_prior` writes."""
+    if not validated:
+        validate_prior(prior, name)
     buffer = io.BytesIO()
     torch.save(prior, buffer)
     return buffer.getvalue()
@@ -267,8 +270,11 @@ def _declared_storages(pickle_bytes: bytes) -> dict[str, int] | None:
     return found
 
 
-def validate_prior(obj: Any, name: str) -> dict:
-    """Check every field's type, shape and bounds, and the hash; return `obj` or raise one line."""
+def validate_prior(obj: Any, name: str, *, digest: str | None = None) -> dict:
+    """Check every field's type, shape and bounds, and the hash; return `obj` or raise one line.
+
+    `digest`: the bias's sha256 when the caller has just computed it from this very tensor
+    (`make_prior`), so that one export hashes the bias once, not three times."""
     if not isinstance(obj, dict):
         kind = type(obj).__name__
         raise PriorFormatError(f"{name}: not a RAP prior (expected a dict, got {kind})")
@@ -311,7 +317,7 @@ def validate_prior(obj: Any, name: str) -> dict:
                                f"{type(obj['source']).__name__}")
     if not isinstance(obj["bias_sha256"], str):
         raise PriorFormatError(f"{name}: bias_sha256 must be a hex string")
-    digest = bias_sha256(bias)
+    digest = digest or bias_sha256(bias)
     if obj["bias_sha256"] != digest:
         raise PriorFormatError(f"{name}: bias_sha256 mismatch (file says "
                                f"{obj['bias_sha256'][:12]}…, bias hashes to {digest[:12]}…); "

@@ -151,9 +151,9 @@ def export_prior(source: ExportSource, path: str | Path, *, alpha_init: float | 
 
     inputs = tuple(p for p in (source.dataset.path, *source.sessions, *inputs) if p is not None)
     target = check_output_path(path, inputs=inputs)
-    prior = build_artifact(source, alpha_init=alpha_init)
+    artifact = build_artifact(source, alpha_init=alpha_init)
     try:
-        data = prior_bytes(prior, str(target))
+        data = prior_bytes(artifact, str(target), validated=True)  # make_prior did
     except PriorFormatError as exc:
         raise RapError(str(exc)) from None
     try:
@@ -163,8 +163,8 @@ def export_prior(source: ExportSource, path: str | Path, *, alpha_init: float | 
                        f"choose another path") from None
     return ExportResult(
         path=written,
-        shape=tuple(prior["bias"].shape),
-        bias_sha256=prior["bias_sha256"],
-        layout=prior["layout"],
-        alpha_init=prior["alpha_init"],
+        shape=tuple(artifact["bias"].shape),
+        bias_sha256=artifact["bias_sha256"],
+        layout=artifact["layout"],
+        alpha_init=artifact["alpha_init"],
     )

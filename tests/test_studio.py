@@ -334,3 +334,16 @@ def test_a_session_replays_on_other_data_with_the_same_features(dataset, fit, tm
     renamed.write_text(text)
     with pytest.raises(RapError, match="this data has no feature Z_t"):
         Studio.from_fit(dataset, fit).replay(renamed)
+
+
+def test_an_export_hashes_the_bias_once(dataset, fit, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from rap_nanochat import rap_prior
+
+    calls = []
+    real = rap_prior.bias_sha256
+    monkeypatch.setattr(rap_prior, "bias_sha256", lambda t: calls.append(1) or real(t))
+    studio = Studio.from_fit(dataset, fit)
+    result = export_prior(export_source(studio), tmp_path / "p.pt")
+    assert len(calls) == 1 and result.bias_sha256 == real(
+        rap_prior.load_prior(result.path)["bias"])
