@@ -39,14 +39,14 @@ from textual.widgets import Footer, Static, Tab, Tabs
 
 from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
+from tui.export_flow import ExportFlow
 from tui.fitting import FitFlow
-from tui.messages import EditRequested, ExportChoice, ExportRequested, ValueRequested
+from tui.history_flow import HistoryFlow
+from tui.messages import EditRequested, ValueRequested
 from tui.screens.modals import (
     ConfirmScreen,
     ErrorScreen,
-    ExportScreen,
     HelpScreen,
-    MessageScreen,
     ValueScreen,
     short_path,
 )
@@ -63,7 +63,7 @@ DATA_HINT = ("Give a CSV/TSV/Parquet file with numeric feature columns and a 0/1
              "rap-studio DATA --target COLUMN. With no DATA, rap-studio opens the bundled demo.")
 
 
-class RapStudioApp(FitFlow, App):
+class RapStudioApp(FitFlow, HistoryFlow, ExportFlow, App):
     CSS_PATH = "app.tcss"
     TITLE = "RAP Studio"
     AUTO_FOCUS = "#votes"  # the rules table: the first thing a user edits
@@ -315,79 +315,6 @@ class RapStudioApp(FitFlow, App):
             check = partial(parse_value, message.kind)
             self.push_screen(ValueScreen(message.prompt, message.current, check), done)
 
-    # -- history ----------------------------------------------------------------------------
-    def _history_lines(self):
-        from tui.screens.history import Line, describe
-
-        studio = self.studio
-        rows = "held_out" if studio.has_held_out else "train"
-        position = len(studio.edits)
-        fitted = studio.evaluate(studio.fitted_rule, rows)
-        lines = [Line(0, None, "as fitted" if studio.fit is not None else "provisional",
-                      fitted.j, fitted.auc, "", True, position == 0)]
-        for step in studio.history():
-            m = studio.evaluate(step.rule, rows)
-            lines.append(Line(step.position, step.stamp.time, describe(step.edit), m.j, m.auc,
-                              step.stamp.note, step.done, step.position == position))
-        return lines
-
-    def action_history(self) -> None:
-        from tui.screens.history import HistoryScreen
-
-        if self._editable() and not isinstance(self.screen, HistoryScreen):
-            self.push_screen(HistoryScreen(self._history_lines(), self.studio.has_held_out))
-
-    def on_history_screen_jump(self, message) -> None:
-        try:
-            change = self.studio.goto(message.position)
-        except RapError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self._changed(change)
-        self._refresh_history()
-
-    def on_history_screen_note_wanted(self, message) -> None:
-        from tui.screens.modals import TextScreen
-
-        def done(text: str | None) -> None:
-            if text is None:
-                return
-            try:
-                self.studio.set_note(message.position, text)
-            except RapError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            self._refresh_history()
-
-        self.push_screen(TextScreen(f"Note on edit {message.position}:", message.note), done)
-
-    def _refresh_history(self) -> None:
-        """Redraw an open history view (after a jump, a note, or an edit that was in flight)."""
-        from tui.screens.history import HistoryScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, HistoryScreen):
-                screen.show(self._history_lines())
-
-    def action_replay(self) -> None:
-        """Apply another session's edits (data with the same feature names) as new edits."""
-        from tui.screens.modals import TextScreen
-
-        if not self._editable():
-            return
-
-        def check(text: str) -> None:
-            path = Path(text.strip()).expanduser()
-            if not text.strip():
-                raise RapError("give the path of a session file (.json), or escape")
-            change = self.studio.replay(path)  # a refusal keeps the dialog open
-            self._changed(change)
-            n = len(self.studio.edits)
-            self.notify(f"replayed {short_path(path)}: {n} edit{'s' if n != 1 else ''} now; "
-                        f"ctrl+z undoes them one by one", title="session")
-
-        self.push_screen(TextScreen("Replay the edits of a session file (path):", "", check))
-
     def action_toggle_layout(self) -> None:
         if self.studio is None:
             return
@@ -463,94 +390,6 @@ class RapStudioApp(FitFlow, App):
                             severity="error", timeout=15)
         if state != self._shown_save:
             self._status()
-
-    # -- export -----------------------------------------------------------------------------
-    def action_export(self) -> None:
-        if self.studio is None or self.state != "ready":
-            self.notify("export opens when the fit has finished", severity="warning")
-            return
-        self.push_screen(ExportScreen(self.export_path, self.studio.layout,
-                                      layouts=self.studio.layouts()))
-
-    def on_export_requested(self, message: ExportRequested) -> None:
-        """The dialog's choice: ask before creating a directory or replacing a file, then
-        write. Every refusal is shown in the dialog, which keeps what was typed."""
-        from rap_core.atomic import check_output_path
-
-        dialog, choice = self.screen, message.choice
-        if not isinstance(dialog, ExportScreen):
-            return
-        self.export_path = choice.text
-        try:
-            check_output_path(choice.path, inputs=(self.studio.dataset.path,))
-        except RapError as exc:
-            dialog.show_error(str(exc))
-            return
-        missing = _missing_directory(choice.path)
-
-        def overwrite_answered(yes: bool | None) -> None:
-            if yes:
-                self._export_now(dialog, choice)
-            else:
-                dialog.show_error("not overwritten; give another file name, or escape")
-
-        def create_answered(yes: bool | None) -> None:
-            if not yes:
-                dialog.show_error(f"{short_path(missing)} does not exist; give another place, "
-                                  f"or answer yes to create it")
-                return
-            try:
-                missing.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                dialog.show_error(f"cannot create {short_path(missing)}: "
-                                  f"{exc.strerror or exc}; choose another place")
-                return
-            ask_or_write()
-
-        def ask_or_write() -> None:
-            if choice.path.exists():
-                self.push_screen(ConfirmScreen(f"{short_path(choice.path)} exists. "
-                                               f"Overwrite it?"), overwrite_answered)
-            else:
-                self._export_now(dialog, choice)
-
-        if missing is not None:
-            self.push_screen(ConfirmScreen(f"The directory {short_path(missing)} does not "
-                                           f"exist. Create it?"), create_answered)
-        else:
-            ask_or_write()
-
-    def _export_now(self, dialog: ExportScreen, choice: ExportChoice) -> None:
-        """Snapshot the studio here, on the UI thread, then build and write in a worker: the
-        snapshot is immutable, so editing on while the file is written cannot race it."""
-        from rap_core.export import export_source
-
-        try:
-            source = export_source(self.studio, choice.layout)
-        except RapError as exc:
-            dialog.show_error(str(exc))
-            return
-        dialog.show_progress("writing…")
-        self._export(source, choice, dialog)
-
-    @work(thread=True, exclusive=True, group="export")
-    def _export(self, source, choice: ExportChoice, dialog: ExportScreen) -> None:
-        from rap_core.export import export_prior
-
-        try:
-            result = export_prior(source, choice.path, alpha_init=choice.alpha_init)
-        except RapError as exc:
-            self.call_from_thread(dialog.show_error, str(exc))
-        except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
-            message = " ".join(f"export failed: {type(exc).__name__}: {exc}".split())
-            self.call_from_thread(dialog.show_error, message)
-        else:
-            self.call_from_thread(self._exported, dialog, result)
-
-    def _exported(self, dialog: ExportScreen, result) -> None:
-        if self.screen is dialog:
-            dialog.dismiss(None)
-        self.push_screen(MessageScreen("Exported", export_summary(result)))
 
     # -- help, palette, quitting ------------------------------------------------------------
     def action_help(self) -> None:
@@ -665,24 +504,3 @@ class RapStudioApp(FitFlow, App):
                     self.studio.flush(timeout=1.0)
             access.release()
 
-
-def _missing_directory(path: Path) -> Path | None:
-    """The directory that would have to be created for `path` (None when its parent exists)."""
-    parent = path.parent if str(path.parent) else Path(".")
-    return None if parent.exists() else parent
-
-
-def export_summary(result) -> str:
-    """What an export wrote, and what to do with it next (train, patch nanochat, inspect)."""
-    path = str(Path(result.path).resolve())
-    return (f"path    {path}\n"
-            f"shape   {result.shape[0]} × {result.shape[1]} ({result.layout})\n"
-            f"alpha   {result.alpha_init:g}\n"
-            f"sha256  {result.bias_sha256}\n"
-            f"\n"
-            f"next:\n"
-            f"  rap inspect {path}\n"
-            f"  python dev/train_rap.py --prior {path}\n"
-            f"  nanochat: python dev/patch_nanochat.py CHECKOUT, then in it\n"
-            f"    NANOCHAT_RAP_PRIOR={path} torchrun -m scripts.base_train\n"
-            f"  (docs/NANOCHAT.md)")
