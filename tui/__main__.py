@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     except RapError as exc:
         print(f"rap-studio: {exc}", file=sys.stderr)
         return 2
+    import os
+
+    if os.environ.get("TERM") == "dumb":  # no colours there: the glyph heatmap, no ANSI colour
+        os.environ.setdefault("NO_COLOR", "1")
     from rap_core.session import state_dir
     from tui.app import RapStudioApp
     from tui.exit_guard import ExitGuard

@@ -36,6 +36,7 @@ from textual.widgets import Footer, Static, Tab, Tabs
 from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
 from tui.fitting import FitFlow
+from tui.look_and_feel import LookAndFeel
 from tui.screens.modals import (
     ConfirmScreen,
     ErrorScreen,
@@ -65,7 +66,7 @@ class MainView(Vertical):
         self.app._arrange()
 
 
-class RapStudioApp(FitFlow, App):
+class RapStudioApp(LookAndFeel, FitFlow, App):
     CSS_PATH = "app.tcss"
     TITLE = "RAP Studio"
     AUTO_FOCUS = "#votes"  # the rules table: the first thing a user edits

@@ -80,15 +80,15 @@ class Heatmap(Widget, can_focus=True):
     """Block-averaged view of an (L, L) matrix with a cursor, zoom and causal emphasis."""
 
     BINDINGS = [
-        Binding("up", "move(-1, 0)", "Up", show=False),
-        Binding("down", "move(1, 0)", "Down", show=False),
-        Binding("left", "move(0, -1)", "Left", show=False),
-        Binding("right", "move(0, 1)", "Right", show=False),
-        Binding("pageup", "move(-10, 0)", show=False),
-        Binding("pagedown", "move(10, 0)", show=False),
-        Binding("z", "zoom(1)", "Zoom in"),
-        Binding("o", "zoom(-1)", "Zoom out"),
-        Binding("0", "zoom_fit", "Fit", show=False),
+        Binding("up", "move(-1, 0)", "Up", show=False, id="prior.up"),
+        Binding("down", "move(1, 0)", "Down", show=False, id="prior.down"),
+        Binding("left", "move(0, -1)", "Left", show=False, id="prior.left"),
+        Binding("right", "move(0, 1)", "Right", show=False, id="prior.right"),
+        Binding("pageup", "move(-10, 0)", show=False, id="prior.page_up"),
+        Binding("pagedown", "move(10, 0)", show=False, id="prior.page_down"),
+        Binding("z", "zoom(1)", "Zoom in", id="prior.zoom_in"),
+        Binding("o", "zoom(-1)", "Zoom out", id="prior.zoom_out"),
+        Binding("0", "zoom_fit", "Fit", show=False, id="prior.fit"),
     ]
 
     class CursorMoved(Message):

@@ -89,3 +89,27 @@ def glyph(level: int, levels: int) -> str:
     steps = len(POS_GLYPHS) - 1
     index = min(steps, -(-abs(level) * steps // levels))  # ceil: any nonzero value shows
     return (POS_GLYPHS if level >= 0 else NEG_GLYPHS)[index]
+
+
+@dataclass(frozen=True)
+class ChartColours:
+    """Styles of the text charts (histogram, J curve); the defaults are ANSI names."""
+
+    positive: str = "red"
+    negative: str = "blue"
+    marker: str = "bold yellow"
+    bars: str = "cyan"
+    chosen: str = "bold yellow"
+
+
+def chart_colours(app) -> ChartColours:
+    """The charts' colours from the current theme: positives in its error colour, negatives in
+    its primary, the critical range and the chosen k in its warning colour. Light themes pick
+    darker colours than dark ones, so the charts stay readable on both."""
+    theme = getattr(app, "current_theme", None)
+    if theme is None:
+        return ChartColours()
+    warning = theme.warning or "yellow"
+    return ChartColours(positive=theme.error or "red", negative=theme.primary or "blue",
+                        marker=f"bold {warning}", bars=theme.primary or "cyan",
+                        chosen=f"bold {warning}")

@@ -94,7 +94,7 @@ class PriorPane(Vertical):
         reading = narrow_words if short else wide_words
         if mode != "colour":
             reading = reading.replace("red", "+ . * #").replace("blue", "- , = ≡")
-        ramp = Text.assemble(*legend_text(mode == "mono", heatmap.colour_span,
+        ramp = Text.assemble(*legend_text(mode != "colour", heatmap.colour_span,
                                           theme_palette(self.app), steps=6 if short else 2))
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("B=S·wᵢwⱼ " if short else "B = S·wᵢ·wⱼ  ", style="bold")
