@@ -146,3 +146,17 @@ def test_poor_terminals_get_a_glyph_heatmap(monkeypatch, terminal):
             legend = app.query_one("#legend").render_line(0).text
             assert NEG_GLYPHS.strip()[0] in legend and POS_GLYPHS.strip()[-1] in legend
     asyncio.run(body())
+
+
+def test_term_dumb_turns_colour_off_unless_the_user_chose():
+    from tui.__main__ import dumb_terminal_defaults
+
+    env = {"TERM": "dumb"}
+    dumb_terminal_defaults(env)
+    assert env == {"TERM": "dumb", "NO_COLOR": "1", "TEXTUAL_COLOR_SYSTEM": "standard"}
+    env = {"TERM": "dumb", "TEXTUAL_COLOR_SYSTEM": "256"}
+    dumb_terminal_defaults(env)
+    assert env["TEXTUAL_COLOR_SYSTEM"] == "256"
+    env = {"TERM": "xterm-256color"}
+    dumb_terminal_defaults(env)
+    assert env == {"TERM": "xterm-256color"}

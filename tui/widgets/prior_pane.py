@@ -93,7 +93,7 @@ class PriorPane(Vertical):
         wide_words, narrow_words = READING.get(studio.statistic, READING["cpmi"])
         reading = narrow_words if short else wide_words
         if mode != "colour":
-            reading = reading.replace("red", "+ . * #").replace("blue", "- , = ≡")
+            reading = reading.replace("red", "+*#").replace("blue", "-=≡")
         ramp = Text.assemble(*legend_text(mode != "colour", heatmap.colour_span,
                                           theme_palette(self.app), steps=6 if short else 2))
         text = Text(no_wrap=True, overflow="ellipsis")
