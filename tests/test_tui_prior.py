@@ -31,12 +31,6 @@ def text_of(app, selector: str) -> str:
     return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
 
 
-def screen_text(app) -> str:
-    return "\n".join(
-        "".join(s.text for s in line) for line in app.screen._compositor.render_update(
-            full=True).strips) if False else app.export_screenshot()
-
-
 @pytest.fixture(scope="module")
 def cancer(tmp_path_factory):
     return nolag.write_table(tmp_path_factory.mktemp("cancer"))

@@ -209,6 +209,16 @@ class Heatmap(Widget, can_focus=True):
 
     # -- geometry ---------------------------------------------------------------------------
     @property
+    def palette(self) -> Palette:
+        """The theme's ramp (read once per theme change: the CSS variables are not free)."""
+        return self._palette
+
+    @property
+    def mode(self) -> str:
+        """"colour", "glyph" or "mono" (tui.widgets.palette.draw_mode), per theme change."""
+        return self._mode
+
+    @property
     def rows_per_line(self) -> int:
         return 1 if self._mode != "colour" else 2
 

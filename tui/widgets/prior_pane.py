@@ -20,7 +20,6 @@ from textual.widgets import Static
 from rap_core.pair_stats import pair_stats, strongest_pair
 from tui.widgets.heatmap import Heatmap, legend_text
 from tui.widgets.pair_inspector import CellInfo, PairInspector
-from tui.widgets.palette import draw_mode, theme_palette
 from tui.widgets.prior_axes import AxisView, LeftAxis, TopAxis, gutter_width
 
 READING = {  # how to read the colours, per statistic (docs/PRIOR.md): (wide, narrow)
@@ -38,6 +37,7 @@ class PriorPane(Vertical):
         super().__init__(**kwargs)
         self._studio = None
         self._layout = None  # the rap_core Layout the heatmap shows (to keep the cursor on `l`)
+        self._axes_shown = None  # (AxisView, labels) the axes were last drawn for
 
     def compose(self) -> ComposeResult:
         yield Static("", id="legend")
@@ -80,22 +80,21 @@ class PriorPane(Vertical):
 
     def changed(self, change) -> None:
         """Repaint after an edit: only the touched rows/columns are re-averaged."""
-        self.heatmap.invalidate(change.positions)
-        self._legend()
+        self.heatmap.invalidate(change.positions)  # posts CursorMoved: legend and inspector
 
     def _legend(self) -> None:
         studio, heatmap = self._studio, self.heatmap
         if studio is None:
             return
         width = max(0, self.size.width - 2)
-        mode = draw_mode(self.app)
+        mode = heatmap.mode
         short = width < 100
         wide_words, narrow_words = READING.get(studio.statistic, READING["cpmi"])
         reading = narrow_words if short else wide_words
         if mode != "colour":
             reading = reading.replace("red", "+*#").replace("blue", "-=≡")
         ramp = Text.assemble(*legend_text(mode != "colour", heatmap.colour_span,
-                                          theme_palette(self.app), steps=6 if short else 2))
+                                          heatmap.palette, steps=6 if short else 2))
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("B=S·wᵢwⱼ " if short else "B = S·wᵢ·wⱼ  ", style="bold")
         text.append_text(ramp)
@@ -120,8 +119,10 @@ class PriorPane(Vertical):
         heatmap = self.heatmap
         view = AxisView.of(heatmap)
         gutter = gutter_width(labels)
-        self.query_one(LeftAxis).show(view, labels, gutter)
-        self.query_one(TopAxis).show(view, labels, gutter)
+        if (view, labels) != self._axes_shown:  # an edit moves no label: skip the redraw
+            self._axes_shown = (view, labels)
+            self.query_one(LeftAxis).show(view, labels, gutter)
+            self.query_one(TopAxis).show(view, labels, gutter)
         (r0, r1), (c0, c1), value = event.rows, event.cols, event.value
 
         def span(a: int, b: int) -> str:
