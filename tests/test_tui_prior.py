@@ -134,3 +134,21 @@ def test_the_cursor_is_a_glyph_no_value_is_drawn_with(monkeypatch, no_color):
                 text = "".join(seg.text for strip in drawn for seg in strip)
                 assert text.count(CURSOR_GLYPH) == 1  # one mark, in the cursor's cell only
     run(body())
+
+
+def test_a_resize_keeps_the_cursor_on_its_position():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await ready(app, pilot)
+            await pilot.press("3", *(["down"] * 20), *(["right"] * 11))
+            await pilot.pause()
+            heatmap = app.query_one(Heatmap)
+            before_bs, position = heatmap.bs, heatmap.cursor_position
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            assert heatmap.bs != before_bs  # the blocks changed size
+            bs = heatmap.bs
+            row, col = heatmap.cursor_position
+            assert (row // bs, col // bs) == (position[0] // bs, position[1] // bs)
+    run(body())

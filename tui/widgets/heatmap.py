@@ -232,7 +232,7 @@ class Heatmap(Widget, can_focus=True):
         self._styles.clear()
         self._lines.clear()
         if self._source is not None:
-            self._rebuild()
+            self._rebuild_keeping_cursor()
 
     def _fit_block_size(self) -> int:
         width = max(self.size.width, 8)
@@ -280,7 +280,15 @@ class Heatmap(Widget, can_focus=True):
 
     def on_resize(self) -> None:
         if self._source is not None:
-            self._rebuild()
+            self._rebuild_keeping_cursor()
+
+    def _rebuild_keeping_cursor(self) -> None:
+        """Rebuild for a new size or draw mode: the block size may change, the cursor's position
+        must not."""
+        position = self.cursor_position
+        self._rebuild()
+        if self.cursor_position != position:
+            self.move_to(*position)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
