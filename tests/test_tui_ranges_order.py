@@ -65,3 +65,30 @@ def test_feature_and_group_columns_sort_naturally(tmp_path):
             assert _column(table, 1) == ["V", "V", "V", "W", "W"]
             assert _column(table, 2) == ["1", "2", "10", "3", "12"]
     asyncio.run(body())
+
+
+def test_the_histogram_is_redrawn_for_a_new_width_and_not_brought_back_by_it():
+    from tui.widgets.charts import Histogram
+
+    def widest(hist) -> int:
+        return max(len(hist.render_line(y).text.rstrip()) for y in range(hist.size.height))
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _ready(app, pilot)
+            await pilot.press("1")
+            await pilot.pause()
+            hist = app.query_one(Histogram)
+            narrow = widest(hist)
+            await pilot.resize_terminal(120, 40)
+            await pilot.pause()
+            await pilot.pause()
+            assert widest(hist) > narrow + 20  # redrawn at once, not when the cursor moves
+            await pilot.press("slash", *"zzz")
+            await pilot.pause()
+            await pilot.resize_terminal(100, 30)
+            await pilot.pause()
+            assert "no feature matches" in "".join(
+                hist.render_line(y).text for y in range(hist.size.height))
+    asyncio.run(body())

@@ -112,6 +112,11 @@ class Histogram(Static):
                               colours=chart_colours(self.app))
         self.update(Text.assemble((title + "\n", "bold"), body))
 
+    def say(self, message: str) -> None:
+        """Show a line instead of a histogram (and draw no stale one on the next resize)."""
+        self._shown = None
+        self.update(message)
+
     def _redraw(self) -> None:
         if self._shown is not None:
             self.show(*self._shown)

@@ -148,7 +148,7 @@ class RangesPane(Vertical):
     def _show_histogram(self, row: int) -> None:
         hist = self.query_one(Histogram)
         if not self._shown or self._studio is None:
-            hist.update("no feature matches the filter")
+            hist.say("no feature matches the filter")
             return
         i = self._shown[min(max(row, 0), len(self._shown) - 1)]
         ranges, data = self._studio.ranges, self._studio.dataset
