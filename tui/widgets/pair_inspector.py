@@ -63,6 +63,18 @@ def head_line(cell: CellInfo, stats: PairStats | None, scale: float) -> Text:
     return text
 
 
+def _outside_note(stats: PairStats) -> str:
+    """"active" is inside the critical range for a +1 vote and outside it for a -1 vote ("outside
+    votes positive"): say which, or "each 1" of 127 positives reads as a contradiction."""
+    outside = [f for f, sign in ((stats.feature_i, stats.sign_i),
+                                 (stats.feature_j, stats.sign_j)) if sign < 0]
+    if not outside:
+        return ""
+    if len(outside) == 2:
+        return " · both vote outside"
+    return f" · {outside[0]} votes outside"
+
+
 def class_line(stats: PairStats, positive: bool) -> Text:
     """One class's counts and term, e.g. "positives both 40/127 (31%), each 52, 60,
     PMI +0.41" (each: rows where that vote alone is active, whatever the other does)."""
@@ -82,6 +94,7 @@ def reason_lines(stats: PairStats, single: bool) -> list[Text]:
                      f"{stats.weight_i:.2f} says how much it counts)"),
                 Text("the diagonal carries no pair information", style="dim")]
     first, second = class_line(stats, True), class_line(stats, False)
+    first.append(_outside_note(stats), style="dim")
     off = [f for f, w in ((stats.feature_i, stats.weight_i), (stats.feature_j, stats.weight_j))
            if w == 0]
     if off:
