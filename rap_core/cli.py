@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", type=Path, help="a rap_prior.pt")
     inspect.add_argument("--size", type=positive_int, default=24,
                          help="heatmap size in cells (block-averaged; default 24)")
+    inspect.add_argument("--png", type=nonempty_path, metavar="FILE",
+                         help="also save the prior as a PNG image (labelled axes, colour bar)")
+    inspect.add_argument("--svg", type=nonempty_path, metavar="FILE",
+                         help="also save the prior as an SVG image")
 
     demo = sub.add_parser("demo", help="write the bundled demo dataset")
     demo.add_argument("--out", type=nonempty_path, default=Path("demo.csv"),
@@ -209,14 +213,26 @@ def cmd_rules(args) -> int:
 
 
 def cmd_inspect(args) -> int:
+    from rap_core.atomic import check_output_path
     from rap_core.inspect import describe_prior
     from rap_nanochat.rap_prior import PriorFormatError, load_prior
 
+    images = [(path, fmt) for path, fmt in ((args.png, "png"), (args.svg, "svg")) if path]
+    for path, fmt in images:  # before loading: a bad path costs nothing
+        check_output_path(path, [args.file], example=f"prior.{fmt}")
     try:
         prior = load_prior(args.file)
     except PriorFormatError as exc:
         raise RapError(str(exc)) from None
     describe_prior(prior, args.file, size=args.size)
+    if images:
+        from rap_core.prior_image import save_prior_image
+
+        for path, fmt in images:
+            written = save_prior_image(path, prior["bias"].numpy(), list(prior["labels"]),
+                                       layout=prior["layout"], bias_sha256=prior["bias_sha256"],
+                                       fmt=fmt, inputs=[args.file])
+            print(f"wrote {written}")
     return 0
 
 

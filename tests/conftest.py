@@ -20,6 +20,11 @@ def _isolated_user_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    # The heatmap draws glyphs in 16 colours (tui.widgets.palette.draw_mode), and Rich infers the
+    # colour depth from TERM/COLORTERM: pin a modern terminal so screens do not depend on the shell.
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
 
 
 def make_small_frame(n: int = 400, seed: int = 7) -> pd.DataFrame:

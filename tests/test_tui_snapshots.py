@@ -66,3 +66,19 @@ def test_evaluate_tab(snap_compare, monkeypatch, size):
 
     app = RapStudioApp(deterministic=True)
     assert snap_compare(app, terminal_size=size, press=["4"], run_before=loaded_with_result)
+
+
+NO_LAG_SCREENS = {"rules": [], "ranges": ["1"], "prior": ["3", "down", "right", "right"]}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", list(NO_LAG_SCREENS))
+def test_table_without_lag_numbers(snap_compare, tmp_path_factory, screen, size):
+    """A real 30-feature table (tests/nolag.py): the prior uses the pane's width, the group
+    column does not repeat the names, and in|pos / in|neg stay on screen at 80 columns."""
+    from tests import nolag
+
+    path = nolag.write_table(tmp_path_factory.mktemp("cancer"))
+    app = RapStudioApp(path, fit_fn=nolag.fit_fn(path), deterministic=True)
+    assert snap_compare(app, terminal_size=size, press=NO_LAG_SCREENS[screen],
+                        run_before=_loaded)

@@ -57,6 +57,15 @@ def check_session_arg(path: Path | None) -> None:
                        f"link); give a session file path")
 
 
+def dumb_terminal_defaults(environ) -> None:
+    """Under TERM=dumb: no colours (the glyph heatmap, a monochrome app) and 16-colour escapes
+    at most: Textual writes 24-bit colour whenever Rich detects no colour system at all. A
+    user's own NO_COLOR / TEXTUAL_COLOR_SYSTEM wins."""
+    if environ.get("TERM") == "dumb":
+        environ.setdefault("NO_COLOR", "1")
+        environ.setdefault("TEXTUAL_COLOR_SYSTEM", "standard")
+
+
 def main(argv: list[str] | None = None) -> int:
     import sys
 
@@ -69,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except RapError as exc:
         print(f"rap-studio: {exc}", file=sys.stderr)
         return 2
+    import os
+
+    dumb_terminal_defaults(os.environ)
     from rap_core.session import state_dir
     from tui.app import RapStudioApp
     from tui.exit_guard import ExitGuard

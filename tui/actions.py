@@ -55,6 +55,8 @@ ACTIONS: tuple[Action, ...] = (
            "Every edit with its time and metrics: jump to any point, add a note"),
     Action("replay", "ctrl+o", "Replay…",
            "Apply the edits of another session file (same feature names) as new edits"),
+    Action("save_prior_image", "i", "Save prior image",
+           "Save the prior as a PNG image next to the session file"),
     Action("quit", "ctrl+q", "Quit", "Save the session and quit", footer=True, priority=True),
 )
 
@@ -84,14 +86,17 @@ RANGE_ACTIONS: tuple[Action, ...] = (
 
 PRIOR_KEYS: tuple[tuple[str, str], ...] = (
     ("arrows / pgup pgdn", "move the heatmap cursor"),
-    ("z / o / 0", "zoom in / zoom out / fit the whole prior"),
+    ("z / o / 0", "zoom in / zoom out / fit the whole prior (the cursor stays)"),
 )
 
 
 def bindings(actions: tuple[Action, ...], *, prefix: str = "") -> list[Binding]:
-    """Textual bindings for `actions` (prefix "app." routes a widget key to the app)."""
-    return [Binding(a.keys, prefix + a.name, a.title, show=a.footer, priority=a.priority)
-            for a in actions]
+    """Textual bindings for `actions` (prefix "app." routes a widget key to the app); each
+    carries its id (tui.binding_ids), so a keymap file can remap it."""
+    from tui.binding_ids import action_id
+
+    return [Binding(a.keys, prefix + a.name, a.title, show=a.footer, priority=a.priority,
+                    id=action_id(a.name)) for a in actions]
 
 
 def display_key(keys: str) -> str:
@@ -101,11 +106,19 @@ def display_key(keys: str) -> str:
     return " / ".join(names.get(k, k) for k in keys.split(","))
 
 
-def help_rows() -> list[tuple[str, str, str]]:
-    """(where, keys, what) for the help screen: every bound key."""
-    rows = [("anywhere", display_key(a.keys), a.help) for a in ACTIONS]
-    rows += [("rules table", display_key(a.keys), a.help) for a in RULE_ACTIONS]
-    rows += [("ranges table", display_key(a.keys), a.help) for a in RANGE_ACTIONS]
+def help_rows(keymap: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
+    """(where, keys, what) for the help screen: every bound key, as remapped by `keymap`
+    (binding id -> keys, from the user's keymap file)."""
+    from tui.binding_ids import action_id
+
+    keymap = keymap or {}
+
+    def keys(a: Action) -> str:
+        return display_key(keymap.get(action_id(a.name) or "", a.keys))
+
+    rows = [("anywhere", keys(a), a.help) for a in ACTIONS]
+    rows += [("rules table", keys(a), a.help) for a in RULE_ACTIONS]
+    rows += [("ranges table", keys(a), a.help) for a in RANGE_ACTIONS]
     rows += [("prior heatmap", keys, what) for keys, what in PRIOR_KEYS]
     rows += [("anywhere", "ctrl+p", "Command palette (every action)"),
              ("anywhere", "tab / shift+tab", "Move focus")]

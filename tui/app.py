@@ -42,6 +42,7 @@ from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
 from tui.export_flow import ExportFlow
 from tui.fitting import FitFlow
 from tui.history_flow import HistoryFlow
+from tui.look_and_feel import LookAndFeel
 from tui.messages import EditRequested, ValueRequested
 from tui.screens.modals import (
     ConfirmScreen,
@@ -63,7 +64,7 @@ DATA_HINT = ("Give a CSV/TSV/Parquet file with numeric feature columns and a 0/1
              "rap-studio DATA --target COLUMN. With no DATA, rap-studio opens the bundled demo.")
 
 
-class RapStudioApp(FitFlow, HistoryFlow, ExportFlow, App):
+class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
     CSS_PATH = "app.tcss"
     TITLE = "RAP Studio"
     AUTO_FOCUS = "#votes"  # the rules table: the first thing a user edits

@@ -316,7 +316,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("where")
         table.add_column("keys", style="bold cyan")
         table.add_column("what")
-        for where, keys, what in help_rows():
+        for where, keys, what in help_rows(getattr(self.app, "_keymap", None)):
             table.add_row(where, keys, what)
         with Vertical(classes="dialog", id="help-dialog"):
             yield Label("RAP Studio — keys (escape closes)", classes="title")

@@ -14,6 +14,10 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.widgets.palette import ChartColours, chart_colours
+
+_DEFAULT = ChartColours()
+
 BARS = " ▁▂▃▄▅▆▇█"
 
 
@@ -32,7 +36,7 @@ def _label(value: float) -> str:
 
 
 def histogram_text(values: np.ndarray, y: np.ndarray, rmin: float, rmax: float, *,
-                   width: int, lines: int = 3) -> Text:
+                   width: int, lines: int = 3, colours: ChartColours = _DEFAULT) -> Text:
     """Positives above, negatives below, a `━` row under the bins inside [rmin, rmax]."""
     width = max(int(width), 10)
     values = np.asarray(values, dtype=np.float64)
@@ -54,11 +58,11 @@ def histogram_text(values: np.ndarray, y: np.ndarray, rmin: float, rmax: float, 
     text = Text()
     text.append(f"positives (n={int(pos.sum())})\n", style="bold")
     for row in bar_rows(pos / max(pos.max(), 1), lines):
-        text.append(row + "\n", style="red")
+        text.append(row + "\n", style=colours.positive)
     marker = "".join("━" if flag else "─" for flag in inside.tolist())
-    text.append(marker + "\n", style="bold yellow")
+    text.append(marker + "\n", style=colours.marker)
     for row in bar_rows(neg / max(neg.max(), 1), lines):
-        text.append(row + "\n", style="blue")
+        text.append(row + "\n", style=colours.negative)
     text.append(f"negatives (n={int(neg.sum())})\n", style="bold")
     left, right = _label(lo), _label(hi)
     text.append(left + " " * max(1, width - len(left) - len(right)) + right, style="dim")
@@ -66,7 +70,8 @@ def histogram_text(values: np.ndarray, y: np.ndarray, rmin: float, rmax: float, 
 
 
 def j_curve_text(j_curve: np.ndarray, k_chosen: int | None, *, lines: int = 2,
-                 width: int = 30, rows: str = "train", note: str | None = None) -> Text:
+                 width: int = 30, rows: str = "train", note: str | None = None,
+                 colours: ChartColours = _DEFAULT) -> Text:
     """One bar per k (J of the top-k rule), at most `width` of them; the chosen k highlighted.
 
     `rows` names where J was measured ("held_out" or "train"); `note` (e.g. "not adopted")
@@ -84,7 +89,7 @@ def j_curve_text(j_curve: np.ndarray, k_chosen: int | None, *, lines: int = 2,
     rows = bar_rows(np.nan_to_num(np.clip(j, 0, 1)), lines)
     for row in rows:
         for k, ch in enumerate(row, start=1):
-            text.append(ch, style="bold yellow" if k == k_chosen else "cyan")
+            text.append(ch, style=colours.chosen if k == k_chosen else colours.bars)
         text.append("\n")
     last = f"k={j.size}" + ("…" if full > j.size else "")
     text.append("k=1" + " " * max(1, j.size - 3 - len(last)) + last, style="dim")
@@ -92,20 +97,32 @@ def j_curve_text(j_curve: np.ndarray, k_chosen: int | None, *, lines: int = 2,
 
 
 class Histogram(Static):
-    """The selected feature's values by class, critical range marked."""
+    """The selected feature's values by class, critical range marked; colours follow the
+    theme, and a theme change or a resize redraws it."""
 
     _shown: tuple | None = None
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._redraw())
 
     def show(self, values, y, rmin: float, rmax: float, title: str) -> None:
         self._shown = (values, y, rmin, rmax, title)
         width = max(self.size.width - 2, 20) if self.size.width else 60
-        body = histogram_text(values, y, rmin, rmax, width=width, lines=2)
+        body = histogram_text(values, y, rmin, rmax, width=width, lines=2,
+                              colours=chart_colours(self.app))
         self.update(Text.assemble((title + "\n", "bold"), body))
 
-    def on_resize(self) -> None:
-        """Redraw for the new width at once (it waited for the cursor to move; a drill found)."""
+    def say(self, message: str) -> None:
+        """Show a line instead of a histogram (and draw no stale one on the next resize)."""
+        self._shown = None
+        self.update(message)
+
+    def _redraw(self) -> None:
         if self._shown is not None:
             self.show(*self._shown)
+
+    def on_resize(self) -> None:
+        self._redraw()
 
 
 class JCurve(Static):
@@ -118,7 +135,11 @@ class JCurve(Static):
         self._data = (j_curve, k_chosen)
         self._labels = (rows, note)
         width = self.size.width - 2 if self.size.width else 30
-        self.update(j_curve_text(j_curve, k_chosen, width=max(width, 8), rows=rows, note=note))
+        self.update(j_curve_text(j_curve, k_chosen, width=max(width, 8), rows=rows, note=note,
+                                 colours=chart_colours(self.app)))
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.on_resize())
 
     _labels: tuple = ("train", None)
 

@@ -116,8 +116,8 @@ def summary_lines(doc: dict) -> list[Text]:
 
 
 class EvaluatePane(Vertical, can_focus=True):
-    BINDINGS = [Binding("r", "run_eval", "Evaluate", show=True),
-                Binding("c", "cancel_eval", "Cancel eval", show=True)]
+    BINDINGS = [Binding("r", "run_eval", "Evaluate", show=True, id="evaluate.run"),
+                Binding("c", "cancel_eval", "Cancel eval", show=True, id="evaluate.cancel")]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -13,8 +13,14 @@ Design choices (after Textualize/toolong: draw only what is visible, cache what 
   style are merged into one Segment.
 - The causal lower triangle (column <= row) is drawn at full strength; the upper triangle is
   dimmed toward the background, since a causal model never reads it.
-- With NO_COLOR the sign would vanish in grey, so each cell becomes a glyph instead (one row per
-  line): ". + * #" for positive and ", - = ≡" for negative magnitudes.
+- With NO_COLOR, TERM=dumb or 16 colours the sign would vanish in grey, so each cell becomes a
+  glyph instead (one row per line): ". + * #" for positive and ", - = ≡" for negative magnitudes,
+  tinted red/blue where the terminal has colours (tui.widgets.palette.draw_mode).
+- Colours follow the Textual theme (tui.widgets.palette): 0 is near the theme's background.
+- A block is `cell` half-lines high and `cell_w` columns wide: a mid-size prior (30 x 30 at 80
+  columns) is stretched to the pane's width instead of drawn square in a third of it.
+- The cursor is a glyph (╋, reverse video in glyph mode) that no value is ever drawn with, so it
+  cannot be read as data in any colour depth; `0` and a resize keep it on the same position.
 """
 
 from __future__ import annotations
@@ -32,24 +38,28 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.widgets.palette import (
+    CURSOR_GLYPH,
+    DARK,
+    NEG_GLYPHS,
+    POS_GLYPHS,
+    Palette,
+    draw_mode,
+    glyph,
+    theme_palette,
+)
+
 LEVELS = 12  # colour steps per sign
-POS_GLYPHS = " .+*#"
-NEG_GLYPHS = " ,-=≡"
-_BACKGROUND = (24, 24, 32)
+MAX_STRETCH = 4  # a block is at most this many times wider than high (in screen cells)
 _PLAIN = Style()  # never None: Textual's NO_COLOR filter needs a style
-_CURSOR = Style(color="black", bgcolor="yellow", bold=True)
+_CURSOR = Style(reverse=True, bold=True)
+_GLYPH_TINT = {1: Style(color="red"), -1: Style(color="blue"),
+               2: Style(color="bright_red", bold=True), -2: Style(color="bright_blue", bold=True)}
 
 
-def diverging_rgb(level: int, dim: bool) -> tuple[int, int, int]:
-    """Blue (negative) - near black (0) - red (positive); level in [-LEVELS, LEVELS]."""
-    t = abs(level) / LEVELS
-    if level >= 0:
-        rgb = (int(40 + 215 * t), int(40 + 40 * (1 - t) * t), int(48 * (1 - t)))
-    else:
-        rgb = (int(40 * (1 - t)), int(48 + 120 * t), int(56 + 199 * t))
-    if dim:
-        rgb = tuple(int(0.45 * c + 0.55 * b) for c, b in zip(rgb, _BACKGROUND, strict=True))
-    return rgb
+def diverging_rgb(level: int, dim: bool, palette: Palette = DARK) -> tuple[int, int, int]:
+    """Blue (negative) - the theme's background (0) - red (positive); level in [-LEVELS, LEVELS]."""
+    return palette.rgb(level / LEVELS, dim)
 
 
 def quantise(values: np.ndarray) -> np.ndarray:
@@ -70,15 +80,15 @@ class Heatmap(Widget, can_focus=True):
     """Block-averaged view of an (L, L) matrix with a cursor, zoom and causal emphasis."""
 
     BINDINGS = [
-        Binding("up", "move(-1, 0)", "Up", show=False),
-        Binding("down", "move(1, 0)", "Down", show=False),
-        Binding("left", "move(0, -1)", "Left", show=False),
-        Binding("right", "move(0, 1)", "Right", show=False),
-        Binding("pageup", "move(-10, 0)", show=False),
-        Binding("pagedown", "move(10, 0)", show=False),
-        Binding("z", "zoom(1)", "Zoom in"),
-        Binding("o", "zoom(-1)", "Zoom out"),
-        Binding("0", "zoom_fit", "Fit", show=False),
+        Binding("up", "move(-1, 0)", "Up", show=False, id="prior.up"),
+        Binding("down", "move(1, 0)", "Down", show=False, id="prior.down"),
+        Binding("left", "move(0, -1)", "Left", show=False, id="prior.left"),
+        Binding("right", "move(0, 1)", "Right", show=False, id="prior.right"),
+        Binding("pageup", "move(-10, 0)", show=False, id="prior.page_up"),
+        Binding("pagedown", "move(10, 0)", show=False, id="prior.page_down"),
+        Binding("z", "zoom(1)", "Zoom in", id="prior.zoom_in"),
+        Binding("o", "zoom(-1)", "Zoom out", id="prior.zoom_out"),
+        Binding("0", "zoom_fit", "Fit", show=False, id="prior.fit"),
     ]
 
     class CursorMoved(Message):
@@ -97,7 +107,10 @@ class Heatmap(Widget, can_focus=True):
         self._size_l = 0
         self.zoom = 0
         self.bs = 1
-        self.cell = 1  # screen cells per block side (small priors are drawn larger)
+        self.cell = 1  # half-lines per block (small priors are drawn larger)
+        self.cell_w = 1  # columns per block (mid-size priors are stretched to the pane's width)
+        self._palette = DARK
+        self._mode = "colour"
         self._avg: np.ndarray | None = None  # (nb, nb) block means of bias_raw
         self._counts: np.ndarray | None = None
         self._scale = 1.0
@@ -174,6 +187,7 @@ class Heatmap(Widget, can_focus=True):
         self._counts = np.outer(sizes, sizes).astype(np.float64)
         self._avg = sums / self._counts
         self.cell = self._cell_size()
+        self.cell_w = self._cell_width()
         self._lines.clear()
         self._set_vmax()
         nb = self._avg.shape[0]
@@ -195,8 +209,30 @@ class Heatmap(Widget, can_focus=True):
 
     # -- geometry ---------------------------------------------------------------------------
     @property
+    def palette(self) -> Palette:
+        """The theme's ramp (read once per theme change: the CSS variables are not free)."""
+        return self._palette
+
+    @property
+    def mode(self) -> str:
+        """"colour", "glyph" or "mono" (tui.widgets.palette.draw_mode), per theme change."""
+        return self._mode
+
+    @property
     def rows_per_line(self) -> int:
-        return 1 if self.app.no_color else 2
+        return 1 if self._mode != "colour" else 2
+
+    def on_mount(self) -> None:
+        self._theme_changed()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._theme_changed())
+
+    def _theme_changed(self) -> None:
+        """Colours (and the draw mode) follow the theme: repaint everything in the new ramp."""
+        self._palette, self._mode = theme_palette(self.app), draw_mode(self.app)
+        self._styles.clear()
+        self._lines.clear()
+        if self._source is not None:
+            self._rebuild_keeping_cursor()
 
     def _fit_block_size(self) -> int:
         width = max(self.size.width, 8)
@@ -214,14 +250,22 @@ class Heatmap(Widget, can_focus=True):
     def _visible(self) -> tuple[int, int]:
         """How many block rows and columns fit on screen."""
         return (self.size.height * self.rows_per_line // self.cell,
-                self.size.width // self.cell)
+                self.size.width // self.cell_w)
 
     def _cell_size(self) -> int:
-        """Screen cells per block side: > 1 only when even one position per cell leaves room."""
+        """Half-lines per block: > 1 only when even one position per cell leaves room."""
         if self.bs > 1 or self._size_l == 0:
             return 1
         room = min(self.size.width, self.size.height * self.rows_per_line)
         return max(1, room // self._size_l)
+
+    def _cell_width(self) -> int:
+        """Columns per block: the pane's width shared by the blocks, at most MAX_STRETCH times a
+        block's height (half-lines are about as high as a column is wide)."""
+        nb = self.n_blocks
+        if nb == 0 or self.size.width <= 0:
+            return 1
+        return max(1, min(self.size.width // nb, MAX_STRETCH * self.cell))
 
     def _follow_cursor(self) -> None:
         rows, cols = self._visible()
@@ -236,7 +280,15 @@ class Heatmap(Widget, can_focus=True):
 
     def on_resize(self) -> None:
         if self._source is not None:
-            self._rebuild()
+            self._rebuild_keeping_cursor()
+
+    def _rebuild_keeping_cursor(self) -> None:
+        """Rebuild for a new size or draw mode: the block size may change, the cursor's position
+        must not."""
+        position = self.cursor_position
+        self._rebuild()
+        if self.cursor_position != position:
+            self.move_to(*position)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
@@ -267,16 +319,34 @@ class Heatmap(Widget, can_focus=True):
         self._rebuild()
 
     def action_zoom_fit(self) -> None:
+        """Show the whole prior again; the cursor stays on the position it was on."""
+        position = self.cursor_position
         self.zoom = 0
-        self.cursor = (0, 0)
         self.origin = (0, 0)
         if self._source is not None:
+            self.bs = self._block_size()
+            self.cursor = (position[0] // self.bs, position[1] // self.bs)
             self._rebuild()
 
     def block_means(self) -> np.ndarray | None:
         """What each cell shows: the block means of the unscaled prior, (n_blocks, n_blocks) —
         a copy (None before a prior is set)."""
         return None if self._avg is None else self._avg.copy()
+
+    @property
+    def cursor_position(self) -> tuple[int, int]:
+        """The first (row, column) position under the cursor."""
+        return self.cursor[0] * self.bs, self.cursor[1] * self.bs
+
+    def move_to(self, row: int, col: int) -> None:
+        """Put the cursor on the block holding position (row, col)."""
+        nb = self.n_blocks
+        if nb == 0:
+            return
+        self.cursor = (min(max(row // self.bs, 0), nb - 1), min(max(col // self.bs, 0), nb - 1))
+        self._follow_cursor()
+        self.refresh()
+        self._post_cursor()
 
     def cursor_span(self) -> tuple[tuple[int, int], tuple[int, int], float]:
         r, c = self.cursor
@@ -298,8 +368,10 @@ class Heatmap(Widget, can_focus=True):
         key = (top, bottom, dim_top, dim_bottom)
         style = self._styles.get(key)
         if style is None:
-            fg = None if top == 99 else Color.from_rgb(*diverging_rgb(top, dim_top))
-            bg = None if bottom == 99 else Color.from_rgb(*diverging_rgb(bottom, dim_bottom))
+            palette = self._palette
+            fg = None if top == 99 else Color.from_rgb(*diverging_rgb(top, dim_top, palette))
+            bg = None if bottom == 99 else Color.from_rgb(*diverging_rgb(bottom, dim_bottom,
+                                                                           palette))
             style = Style(color=fg, bgcolor=bg)
             self._styles[key] = style
         return style
@@ -310,7 +382,7 @@ class Heatmap(Widget, can_focus=True):
             return Strip.blank(width, _PLAIN)
         nb, cell = self.n_blocks, self.cell
         orow, ocol = self.origin
-        cols = ocol + np.arange(width) // cell
+        cols = ocol + np.arange(width) // self.cell_w
         cols = cols[cols < nb]
         if self.rows_per_line == 1:
             return self._glyph_line(orow + y // cell, cols, width)
@@ -327,18 +399,19 @@ class Heatmap(Widget, can_focus=True):
             bottom = np.full(cols.size, 99, dtype=np.int16)
         cr, cc = self.cursor
         marker = cc if cr in (top_r, bottom_r) else -1
-        key = (top_r, bottom_r, int(cols[0]), width, cell, marker, cr == top_r, top.tobytes(),
-               bottom.tobytes())
+        mark = y == (cr - orow) * cell // 2  # a tall cursor cell shows its glyph once
+        key = (top_r, bottom_r, int(cols[0]), width, cell, self.cell_w, marker, cr == top_r,
+               mark, top.tobytes(), bottom.tobytes())
         cached = self._lines.get(key)
         if cached is not None:
             return cached
         if len(self._lines) > 4096:
             self._lines.clear()
-        strip = self._lines[key] = self._paint(top, bottom, cols, top_r, bottom_r, width)
+        strip = self._lines[key] = self._paint(top, bottom, cols, top_r, bottom_r, width, mark)
         return strip
 
     def _paint(self, top: np.ndarray, bottom: np.ndarray, cols: np.ndarray, top_r: int,
-               bottom_r: int, width: int) -> Strip:
+               bottom_r: int, width: int, mark: bool = True) -> Strip:
         segments: list[Segment] = []
         run_style: Style | None = None
         run_len = 0
@@ -348,8 +421,10 @@ class Heatmap(Widget, can_focus=True):
                 if run_len:
                     segments.append(Segment("▀" * run_len, run_style))
                     run_len = 0
-                glyph = "█" if top_r == bottom_r else ("▀" if cr == top_r else "▄")
-                segments.append(Segment(glyph, Style(color="yellow", bgcolor="black")))
+                centre = (cc - self.origin[1]) * self.cell_w + self.cell_w // 2
+                glyph_here = mark and i == centre
+                segments.append(Segment(CURSOR_GLYPH if glyph_here else " ", self._cursor_style(
+                    int(top[i] if cr == top_r else bottom[i]), col > cr)))
                 run_style = None
                 continue
             style = self._style(int(top[i]), int(bottom[i]), col > top_r, col > bottom_r)
@@ -363,28 +438,43 @@ class Heatmap(Widget, can_focus=True):
             segments.append(Segment("▀" * run_len, run_style))
         return Strip(segments).extend_cell_length(width, _PLAIN)
 
+    def _cursor_style(self, level: int, dim: bool) -> Style:
+        """The cursor cell: its value's colour behind a glyph in black or white, whichever
+        contrasts; the glyph, not a colour, is what marks it."""
+        rgb = self._palette.zero if level == 99 else diverging_rgb(level, dim, self._palette)
+        light = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2] > 128
+        return Style(color="black" if light else "white", bgcolor=Color.from_rgb(*rgb), bold=True)
+
     def _glyph_line(self, row: int, cols: np.ndarray, width: int) -> Strip:
         if row >= self.n_blocks or cols.size == 0:
             return Strip.blank(width, _PLAIN)
         q = quantise(self._avg[row, cols] / self._vmax)
-        steps = len(POS_GLYPHS) - 1
-        chars = []
-        for level in q.tolist():
-            index = min(steps, math.ceil(abs(level) * steps / LEVELS))
-            chars.append((POS_GLYPHS if level >= 0 else NEG_GLYPHS)[index])
         cr, cc = self.cursor
-        segments = [Segment("@", _CURSOR) if cr == row and col == cc else Segment(ch, _PLAIN)
-                    for ch, col in zip(chars, cols.tolist(), strict=True)]
+        tinted = self._mode == "glyph"
+        segments = []
+        for level, col in zip(q.tolist(), cols.tolist(), strict=True):
+            if cr == row and col == cc:
+                first = (cc - self.origin[1]) * self.cell_w
+                mark = glyph(level, LEVELS).strip() or CURSOR_GLYPH
+                segments.append(Segment(mark if len(segments) == first else " ", _CURSOR))
+                continue
+            style = _PLAIN
+            if tinted and level:
+                style = _GLYPH_TINT[(1 if level > 0 else -1) * (2 if abs(level) > LEVELS // 2
+                                                                else 1)]
+            segments.append(Segment(glyph(level, LEVELS), style))
         return Strip(Segment.simplify(segments)).extend_cell_length(width, _PLAIN)
 
 
-def legend_text(no_color: bool, span: float = 1.0) -> list[tuple[str, Style | str]]:
+def legend_text(no_color: bool, span: float = 1.0, palette: Palette = DARK,
+                steps: int = 2) -> list[tuple[str, Style | str]]:
     """A one-line legend: the colour (or glyph) ramp from -span to +span."""
-    lo, hi = f"−{span:.2g} ", f" +{span:.2g}"
+    number = f"{span:.2g}".removeprefix("0")  # ".11": the legend shares 80 columns
+    lo, hi = f"−{number} ", f" +{number}"
     if no_color:
         return [(lo + NEG_GLYPHS[::-1].strip() + " 0 " + POS_GLYPHS.strip() + hi, "")]
     parts: list[tuple[str, Style | str]] = [(lo, "")]
-    for level in range(-LEVELS, LEVELS + 1, 2):
-        parts.append(("█", Style(color=Color.from_rgb(*diverging_rgb(level, False)))))
+    for level in range(-LEVELS, LEVELS + 1, steps):
+        parts.append(("█", Style(color=Color.from_rgb(*diverging_rgb(level, False, palette)))))
     parts.append((hi, ""))
     return parts

@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
+from rap_core.natural_sort import natural_key
 from rap_core.ranges import format_range
 from tui.actions import RANGE_ACTIONS, bindings
 from tui.messages import SortRequested
@@ -87,9 +88,9 @@ class RangesPane(Vertical):
         ranges = self._studio.ranges
         column = COLUMNS[self.sort_column][0]
         if column == "feature":
-            return i
+            return natural_key(ranges.features[i])  # V1, V2, …, V10
         if column == "group":
-            return (ranges.groups[i], -1 if ranges.lags[i] is None else ranges.lags[i])
+            return (natural_key(ranges.groups[i]), -1 if ranges.lags[i] is None else ranges.lags[i])
         if column == "lag":
             return (-1 if ranges.lags[i] is None else ranges.lags[i], i)
         if column == "range":
@@ -114,7 +115,8 @@ class RangesPane(Vertical):
             table.add_row(
                 # Text, not str: a DataTable reads a str cell as markup, and feature names
                 # like "weight[kg]" (or "x[/]", which raised MarkupError) are user data.
-                Text(ranges.features[i]), Text(ranges.groups[i]),
+                # a name without a lag number is its own group: do not repeat it (80 columns)
+                Text(ranges.features[i]), Text(ranges.groups[i] if lag is not None else ""),
                 "" if lag is None else str(lag),
                 format_range(float(ranges.rmin[i]), float(ranges.rmax[i])),
                 Text(f"{self._pos[i]:.0%}", justify="right"),
@@ -145,7 +147,7 @@ class RangesPane(Vertical):
     def _show_histogram(self, row: int) -> None:
         hist = self.query_one(Histogram)
         if not self._shown or self._studio is None:
-            hist.update("no feature matches the filter")
+            hist.say("no feature matches the filter")
             return
         i = self._shown[min(max(row, 0), len(self._shown) - 1)]
         ranges, data = self._studio.ranges, self._studio.dataset
