@@ -67,17 +67,17 @@ class PairStats:
 
 
 def _class_counts(counts, positive: bool, i: int, j: int, si: int, sj: int, name: str,
-                  alpha: float) -> ClassCounts:
+                  smoothing: float) -> ClassCounts:
     n, gram, sums = counts.class_arrays(positive)
     mi, mj = si * int(sums[i]), sj * int(sums[j])
     both = (n + mi + mj + si * sj * int(gram[i, j])) >> 2
     first, second = (n + mi) >> 1, (n + mj) >> 1
-    z = n + 4.0 * alpha
-    ri, rj = first + 2.0 * alpha, second + 2.0 * alpha
+    z = n + 4.0 * smoothing
+    ri, rj = first + 2.0 * smoothing, second + 2.0 * smoothing
     if name == "phi":
-        term = (z * (both + alpha) - ri * rj) / math.sqrt(ri * (z - ri) * rj * (z - rj))
+        term = (z * (both + smoothing) - ri * rj) / math.sqrt(ri * (z - ri) * rj * (z - rj))
     else:
-        term = math.log(both + alpha) + math.log(z) - math.log(ri) - math.log(rj)
+        term = math.log(both + smoothing) + math.log(z) - math.log(ri) - math.log(rj)
     return ClassCounts(int(n), int(both), int(first), int(second), float(term))
 
 
@@ -88,9 +88,9 @@ def pair_stats(prior, i: int, j: int) -> PairStats:
     signs = prior.signs
     weights = prior.weights
     si, sj = int(signs[i]), int(signs[j])
-    name, alpha = prior.statistic, prior.alpha
-    pos = _class_counts(counts, True, i, j, si, sj, name, alpha)
-    neg = _class_counts(counts, False, i, j, si, sj, name, alpha)
+    name, smoothing = prior.statistic, prior.smoothing
+    pos = _class_counts(counts, True, i, j, si, sj, name, smoothing)
+    neg = _class_counts(counts, False, i, j, si, sj, name, smoothing)
     s = float(prior.statistic_matrix()[i, j])
     b_raw = float(prior.feature_prior()[i, j])
     scale = prior.scale

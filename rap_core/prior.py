@@ -170,6 +170,11 @@ class PriorBuilder:
         """max|B_raw| (0.0 when every weight is zero)."""
         return self._tree.max()
 
+    def statistic_matrix(self) -> np.ndarray:
+        """S (P, P) float32 for the current signs (the pair inspector reads it); a live view, do
+        not mutate."""
+        return self._s
+
     def feature_prior(self) -> np.ndarray:
         """B_feat (P, P) float32; a live view, do not mutate."""
         p = self.n_features

@@ -27,7 +27,7 @@ def _fit(path: str):
     from rap_core.fit import FitParams, run_fit
     from rap_core.split import train_dataset
 
-    return run_fit(train_dataset(load_dataset(path)), FitParams(Cs=4), isolate=False)
+    return run_fit(train_dataset(load_dataset(path)), FitParams(Cs=4))
 
 
 def fit_fn(path: Path):

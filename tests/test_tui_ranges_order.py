@@ -50,7 +50,7 @@ def test_feature_and_group_columns_sort_naturally(tmp_path):
     from rap_core.fit import FitParams, run_fit
     from rap_core.split import train_dataset
 
-    fitted = run_fit(train_dataset(load_dataset(path)), FitParams(Cs=3), isolate=False)
+    fitted = run_fit(train_dataset(load_dataset(path)), FitParams(Cs=3))
 
     async def body():
         app = RapStudioApp(path, fit_fn=lambda *a, **k: fitted, deterministic=True)

@@ -23,6 +23,8 @@ ACTION_IDS: dict[str, str] = {
     "focus_filter": "filter",
     "toggle_layout": "layout",
     "save_prior_image": "save_image",
+    "history": "history",
+    "replay": "replay",
     "quit": "quit",
     "nudge(0.1)": "rules.raise",
     "nudge(-0.1)": "rules.lower",
