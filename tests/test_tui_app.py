@@ -593,3 +593,17 @@ def test_the_history_shows_edits_typed_just_before_it_opened():
             assert app.screen.lines[-1].current
 
     run(body())
+
+
+def test_the_sort_arrow_shows_on_a_narrow_column():
+    """Found in a drill: sorting by `lag` (a 3-cell column) clipped its arrow."""
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(app, pilot)
+            await press(pilot, "1", "s", "s")  # feature -> group -> lag
+            table = app.query_one("#ranges-table")
+            header = table.render_line(0).text
+            assert "lag▲" in header, header
+
+    run(body())

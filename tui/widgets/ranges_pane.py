@@ -76,7 +76,7 @@ class RangesPane(Vertical):
     def on_mount(self) -> None:
         table = self.query_one(RangesTable)
         for key, label in COLUMNS:
-            table.add_column(label, key=key)
+            table.add_column(label + " ", key=key)  # room for the sort arrow (▲/▼)
 
     def load(self, studio) -> None:
         """Show `studio`'s ranges (a new dataset or the fit's ranges)."""
@@ -125,7 +125,8 @@ class RangesPane(Vertical):
             )
         arrow = "▼" if self.reverse else "▲"
         for n, (key, label) in enumerate(COLUMNS):
-            table.columns[key].label = Text(label + (arrow if n == self.sort_column else ""))
+            # The column was sized for label + 1 cell: the arrow never falls off a narrow column.
+            table.columns[key].label = Text(label + (arrow if n == self.sort_column else " "))
         table.refresh()
         self._show_histogram(0)
 
