@@ -214,24 +214,25 @@ def cmd_rules(args) -> int:
 
 def cmd_inspect(args) -> int:
     from rap_core.atomic import check_output_path
-    from rap_core.inspect import describe_prior
+    from rap_core.inspect import describe_artifact
     from rap_nanochat.rap_prior import PriorFormatError, load_prior
 
     images = [(path, fmt) for path, fmt in ((args.png, "png"), (args.svg, "svg")) if path]
     for path, fmt in images:  # before loading: a bad path costs nothing
         check_output_path(path, [args.file], example=f"prior.{fmt}")
     try:
-        prior = load_prior(args.file)
+        artifact = load_prior(args.file)
     except PriorFormatError as exc:
         raise RapError(str(exc)) from None
-    describe_prior(prior, args.file, size=args.size)
+    describe_artifact(artifact, args.file, size=args.size)
     if images:
         from rap_core.prior_image import save_prior_image
 
         for path, fmt in images:
-            written = save_prior_image(path, prior["bias"].numpy(), list(prior["labels"]),
-                                       layout=prior["layout"], bias_sha256=prior["bias_sha256"],
-                                       fmt=fmt, inputs=[args.file])
+            written = save_prior_image(path, artifact["bias"].numpy(),
+                                       list(artifact["labels"]), layout=artifact["layout"],
+                                       bias_sha256=artifact["bias_sha256"], fmt=fmt,
+                                       inputs=[args.file])
             print(f"wrote {written}")
     return 0
 

@@ -52,24 +52,25 @@ def top_pairs(bias: np.ndarray, labels: list[str], count: int = 5) -> list[tuple
     return pairs
 
 
-def describe_prior(prior: dict, path, *, size: int = 24, console: Console | None = None) -> None:
+def describe_artifact(artifact: dict, path, *, size: int = 24,
+                      console: Console | None = None) -> None:
     console = console or Console(highlight=False, soft_wrap=True)
-    bias = prior["bias"].numpy()
-    labels = list(prior["labels"])
-    source = prior.get("source", {})
+    bias = artifact["bias"].numpy()
+    labels = list(artifact["labels"])
+    source = artifact.get("source", {})
     length = bias.shape[0]
     nonzero = int(np.count_nonzero(bias))
-    console.print(f"{path}: RAP prior v{prior['version']}  layout {prior['layout']}  "
-                  f"{length}x{length}  statistic {prior.get('statistic', '?')}")
-    console.print(f"  hash verified: bias_sha256 {prior['bias_sha256']}")
-    console.print(f"  scale {prior['scale']:.6g}  alpha_init {prior['alpha_init']:g}  "
+    console.print(f"{path}: RAP artifact v{artifact['version']}  layout {artifact['layout']}  "
+                  f"{length}x{length}  statistic {artifact.get('statistic', '?')}")
+    console.print(f"  hash verified: bias_sha256 {artifact['bias_sha256']}")
+    console.print(f"  scale {artifact['scale']:.6g}  alpha_init {artifact['alpha_init']:g}  "
                   f"range [{bias.min():.3f}, {bias.max():.3f}]  non-zero {nonzero}/{bias.size}")
     shown = ", ".join(labels[:6]) + (", …" if length > 6 else "")
     console.print(f"  positions: {shown}")
     console.print(f"  source: data {str(source.get('data_sha256', '?'))[:12]}…  "
                   f"rows {source.get('rows', '?')}  target {source.get('target', '?')}  "
                   f"cutlass {source.get('cutlass_version', '?')}  edits {source.get('edits', 0)}")
-    votes = prior.get("rules", [])
+    votes = artifact.get("rules", [])
     console.print(f"  votes ({len(votes)}): " + ", ".join(
         f"{v['feature']}{'' if v['sign'] > 0 else ' (outside)'} ×{v['weight']:g}" for v in votes))
     pairs = top_pairs(bias, labels)
