@@ -35,7 +35,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static, Tab, Tabs
+from textual.widgets import Static, Tab, Tabs
 
 from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
@@ -52,6 +52,7 @@ from tui.screens.modals import (
     short_path,
 )
 from tui.widgets.evaluate_pane import EvaluatePane
+from tui.widgets.footer import Footer
 from tui.widgets.heatmap import Heatmap
 from tui.widgets.ranges_pane import RangesTable
 from tui.widgets.rules_pane import RulesPane
@@ -124,9 +125,10 @@ class RapStudioApp(FitFlow, App):
         self._event_loop = asyncio.get_running_loop()
         self.set_interval(0.3, self._watch_save_state)  # the writer thread saves in background
         self._ticker = self.set_interval(0.5, self._tick, pause=True)
-        # Paint the shell first: the loader thread competes for the GIL (pandas, the CSV), and a
-        # terminal that shows something at once reads as responsive.
-        self.call_after_refresh(self._load)
+        # The loader starts now, not after the first frame: its file reads and numpy work
+        # overlap the shell's first paint (pandas is no longer imported: the parsed demo and
+        # the parsed-data cache, issue 13).
+        self._load()
 
     async def on_resize(self) -> None:
         await self._arrange()  # side by side at WIDE columns and more, tabs below

@@ -29,6 +29,16 @@ KINDS: dict[str, type[Widget]] = {"ranges": RangesPane, "rules": RulesPane,
                                   "prior": PriorPane, "evaluate": EvaluatePane}
 
 
+def warm(studio) -> None:
+    """Compute, on the loader thread, what the Rules pane reads first: the J-vs-k curve and the
+    metrics of the three rules (the Studio caches both). The UI thread then only formats them;
+    the curve alone took about 30 ms of the UI thread before the first editable frame."""
+    studio.j_curve()
+    for which in ("fitted", "previous", "current"):
+        for rows in (("held_out", "train") if studio.has_held_out else ("train",)):
+            studio.metrics(which, rows)
+
+
 class Panes:
     """Which panes exist; mounts the missing ones into `container` on demand."""
 
