@@ -74,6 +74,18 @@ def synthetic_studio(p: int, n: int = 400, seed: int = 0):
     return Studio(dataset, None, ranges, rule)
 
 
+QUIET_S = 0.05  # after a key's first frame, how long later frames still count for it
+
+
+def send_key(app, key: str) -> None:
+    """Post a `+`/`-` key the way the terminal driver does (no Pilot waits around it)."""
+    from textual import events
+
+    event = events.Key(key, "+" if key == "plus" else "-")
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
 async def held_key(app, pilot, last_paint: list[float], bursts: int, keys: int) -> dict:
     """A held `+`: `keys` key events arrive at once (no wait between them, as from a terminal's
     auto-repeat behind a slow frame); every press must apply, and the views should catch up in
@@ -120,7 +132,7 @@ async def held_key(app, pilot, last_paint: list[float], bursts: int, keys: int) 
 
 async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: int = 0,
                            burst_keys: int = 10, coalesce: bool = True,
-                           immediate: bool = False, studio=None) -> dict:
+                           immediate: bool = False, studio=None, via_pilot: bool = False) -> dict:
     """`studio` (optional): measure on this Studio (e.g. a real fit) instead of a synthetic one."""
     from textual.screen import Screen
 
@@ -134,6 +146,7 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
     app = RapStudioApp(deterministic=True)
     app._load = lambda: None  # no dataset loading: the synthetic studio is installed below
     last_paint = [0.0]
+    painted = asyncio.Event()  # set by the first frame that painted our widgets
     work = [0.0]  # seconds of app work for this key: the edit handling + heatmap line renders
     original = Heatmap.render_line
     original_changed = RapStudioApp._changed
@@ -158,6 +171,7 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
         if ours[0]:  # a frame that painted the rules table or the heatmap, handed to the driver
             last_paint[0] = time.perf_counter()
             ours[0] = False
+            painted.set()
 
     def timed_changed(self, change):
         t = time.perf_counter()
@@ -188,14 +202,21 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
             times, works = [], []
             for k in range(edits):
                 key = "plus" if k % 2 == 0 else "minus"
+                painted.clear()
                 start = time.perf_counter()
                 last_paint[0] = work[0] = 0.0
-                await pilot.press(key)
-                await pilot.pause()
+                if via_pilot:  # the old way: Pilot's own waits share the event loop
+                    await pilot.press(key)
+                    await pilot.pause()
+                else:  # as a terminal delivers it: the driver posts the key, nothing else runs
+                    send_key(app, key)
+                    await asyncio.wait_for(painted.wait(), 5.0)
+                    await asyncio.sleep(QUIET_S)  # later frames of the same key still count
                 if last_paint[0] < start:
                     raise RuntimeError("no frame was painted after an edit")
                 times.append(last_paint[0] - start)
                 works.append(work[0])
+                await pilot.pause()
             heatmap = app.query_one(Heatmap)
             block = heatmap.bs
             burst = await held_key(app, pilot, last_paint, bursts, burst_keys)
@@ -358,6 +379,9 @@ def main() -> None:
     parser.add_argument("--burst-keys", type=int, default=10, help="key events per burst")
     parser.add_argument("--immediate", action="store_true",
                         help="experiment: paint right after an edit, not at the next frame tick")
+    parser.add_argument("--pilot", action="store_true",
+                        help="press keys with Pilot.press + pause (before: its waits share the "
+                             "event loop with the app and add to every keypress)")
     parser.add_argument("--no-coalesce", action="store_true",
                         help="update the views after every edit (the behaviour before)")
     parser.add_argument("--table", help="ROWSxCOLS: time opening such a CSV, parsed vs cached")
@@ -369,7 +393,8 @@ def main() -> None:
         loops = busy_loops(args.load)
         try:
             r = asyncio.run(keypress_latency(p, args.edits, size, args.bursts, args.burst_keys,
-                                             not args.no_coalesce, args.immediate))
+                                             not args.no_coalesce, args.immediate,
+                                             via_pilot=args.pilot))
         finally:
             for loop in loops:
                 loop.kill()

@@ -59,6 +59,7 @@ class RulesPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._order: list[int] = []
+        self._shown: dict[str, Text] = {}  # what each Static shows: an equal update is skipped
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rule-text")
@@ -101,9 +102,16 @@ class RulesPane(Vertical):
         lead = header[:-len(k_m)]
         head = Text.assemble((lead, "bold" if studio.fit is None or studio.fit.adopted
                               else "bold yellow"), (f"{k_m}: ", "cyan"), sentence)
-        self.query_one("#rule-text", Static).update(head, layout=False)
+        self._set("rule-text", head)
         parts = ("held_out", "train") if studio.has_held_out else ("train",)
         metrics = {(which, part): studio.metrics(which, part)
                    for which in WHICH for part in parts}
-        self.query_one("#metrics", Static).update(
-            metrics_table(metrics, provisional=studio.fit is None), layout=False)
+        self._set("metrics", metrics_table(metrics, provisional=studio.fit is None))
+
+    def _set(self, name: str, text: Text) -> None:
+        """Update a Static unless it shows this already (a keypress that moves no metric
+        re-renders nothing there)."""
+        if self._shown.get(name) == text:
+            return
+        self._shown[name] = text
+        self.query_one(f"#{name}", Static).update(text, layout=False)
