@@ -4,6 +4,7 @@
     python dev/bench_tui.py --sizes 512 --edits 100 --terminal 140x40
     python dev/bench_tui.py --sizes 512 4096 --load 2   # + one busy-loop process per core
     python dev/bench_tui.py --sizes --table 5000x1000   # parse vs parsed-data cache, big table
+    python dev/bench_tui.py --sizes --fitted big.csv    # keypresses on a real fit (P = columns)
     python dev/bench_tui.py --sizes --startup 5   # demo start-up vs a minimal Textual app
     python dev/bench_tui.py --sizes --startup 9 --before /tmp/main   # + another checkout
     python dev/bench_tui.py --sizes --startup 5 --data big.csv   # + a user file (2nd launch cached)
@@ -49,6 +50,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rap_core.cli_parser import OneLineParser  # noqa: E402
+
+
+def fitted_studio(data: str):
+    """The Studio the app opens on `data` (its fit must be cached: `rap rules DATA` first),
+    without a session file: keypresses on a real fit (e.g. 5,000 x 1,000, P = 1,000)."""
+    from rap_core.opening import load_data, open_fitted, prepare
+
+    params, _ = prepare(None)
+    dataset = load_data(data, target="INDC", cv=params.cv)
+    return open_fitted(dataset, params, session=None, autosave=None, advice="tui",
+                       fit_fn=_no_fit)
+
+
+def _no_fit(*_args, **_kwargs):
+    raise SystemExit("no cached fit for --fitted DATA: run `rap rules DATA` first")
 
 
 def synthetic_studio(p: int, n: int = 400, seed: int = 0):
@@ -379,6 +395,8 @@ def main() -> None:
     parser.add_argument("--burst-keys", type=int, default=10, help="key events per burst")
     parser.add_argument("--immediate", action="store_true",
                         help="experiment: paint right after an edit, not at the next frame tick")
+    parser.add_argument("--fitted", help="also time keypresses on this data file's fitted "
+                                         "Studio (fit cached: `rap rules DATA` first)")
     parser.add_argument("--pilot", action="store_true",
                         help="press keys with Pilot.press + pause (before: its waits share the "
                              "event loop with the app and add to every keypress)")
@@ -389,12 +407,16 @@ def main() -> None:
                         help="busy-loop processes running while keypresses are timed")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.terminal.split("x"))
-    for p in args.sizes:
+    runs = [(p, None) for p in args.sizes]
+    if args.fitted:
+        studio = fitted_studio(args.fitted)
+        runs.append((studio.rule.n_features, studio))
+    for p, studio in runs:
         loops = busy_loops(args.load)
         try:
             r = asyncio.run(keypress_latency(p, args.edits, size, args.bursts, args.burst_keys,
                                              not args.no_coalesce, args.immediate,
-                                             via_pilot=args.pilot))
+                                             studio=studio, via_pilot=args.pilot))
         finally:
             for loop in loops:
                 loop.kill()

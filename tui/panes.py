@@ -22,7 +22,7 @@ from textual.widget import Widget
 from tui.widgets.evaluate_pane import EvaluatePane
 from tui.widgets.prior_pane import PriorPane
 from tui.widgets.ranges_pane import RangesPane
-from tui.widgets.rules_pane import RulesPane
+from tui.widgets.rules_pane import CURVE_K, RulesPane
 
 ORDER = ("ranges", "rules", "prior", "evaluate")  # left to right, as in the wide layout
 KINDS: dict[str, type[Widget]] = {"ranges": RangesPane, "rules": RulesPane,
@@ -33,7 +33,7 @@ def warm(studio) -> None:
     """Compute, on the loader thread, what the Rules pane reads first: the J-vs-k curve and the
     metrics of the three rules (the Studio caches both). The UI thread then only formats them;
     the curve alone took about 30 ms of the UI thread before the first editable frame."""
-    studio.j_curve()
+    studio.j_curve(length=CURVE_K)
     for which in ("fitted", "previous", "current"):
         for rows in (("held_out", "train") if studio.has_held_out else ("train",)):
             studio.metrics(which, rows)

@@ -20,6 +20,10 @@ from tui.widgets.vote_table import VoteTable, header_line
 
 WHICH = ("fitted", "previous", "current")
 MAX_SENTENCE = 400
+# The J curve's bars: one per column of the chart, so a prefix this long fills any terminal
+# under ~300 columns (longer curves end in "…"); computing all of a 1,000-vote curve on the
+# held-out rows took a second before the rule could be shown (tui.panes.warm).
+CURVE_K = 256
 
 
 def metrics_table(metrics: dict, *, provisional: bool = False) -> Text:
@@ -82,7 +86,9 @@ class RulesPane(Vertical):
         fit = studio.fit
         # The chosen k is marked only when the rule shown is that m-of-k rule.
         chosen = fit.k_chosen if fit is not None and fit.adopted else None
-        self.query_one(JCurve).show(studio.j_curve(), chosen, rows=studio.j_curve_rows,
+        total = 0 if fit is None else len(fit.j_curve)
+        self.query_one(JCurve).show(studio.j_curve(length=CURVE_K), chosen,
+                                    rows=studio.j_curve_rows, total=total,
                                     note=None if fit is None or fit.adopted else "not adopted")
         self._refresh_text(studio)
 
