@@ -14,7 +14,11 @@ differently, 12 enabled votes, the rest disabled), a real `rap_core.studio.Studi
 app. For each `+`/`-` press on the votes table we time from just before the key is posted to the
 end of the last frame the key caused (Textual's compositor refresh, handed to the driver): the
 rule row, the sentence, the metrics and the heatmap lines whose colours changed. The terminal is
-wide (>= 140 columns), so the heatmap is on screen beside the focused rules table.
+wide (>= 140 columns), so the heatmap is on screen beside the focused rules table. The key is
+posted as the terminal driver posts it, and nothing else runs until its first frame (then 50 ms
+for any later frame of the same key); `--pilot` uses `Pilot.press` + `pause` instead, whose own
+waits share the event loop with the app (the method before issue 13's second pass).
+--fitted DATA: the same on a real fit (its Studio as the app opens it; P = its columns).
 
 --load N runs N CPU-bound processes (a Python busy loop each, stopped after the measurement and
 after 600 s at most) while the keypresses are timed: the "loaded machine" case.
@@ -27,10 +31,11 @@ Start-up: a fresh interpreter per run (imports included); "first paint" is the f
 frame (the shell: status line, tabs, footer), "editable" is the first frame painted once the
 demo's rule is installed (state `ready`: on screen and taking edits; bundled fit, no cutlass
 run), "all panes idle" is when the workers are done (the hidden panes mounted, tui.panes) and
-the app is idle. All are reported as a ratio to the first paint of a
-minimal Textual app (a Static and a Footer) measured in the same run, interleaved run by run, so a
-loaded machine slows both sides alike: the issue's target is editable <= 1.6x that floor.
-With --data, the same is measured for that file (its fit must be cached: run `rap fit` first); the
+the app is idle. All are reported as a ratio to the first paint of a minimal Textual app (a
+Static and a Footer) measured in the same run, interleaved run by run, so a loaded machine slows
+both sides alike: the issue's target is editable <= 1.6x that floor. --before CHECKOUT adds the
+demo in another tree (e.g. `git archive main | tar -x -C /tmp/main`), interleaved too.
+With --data, the same is measured for that file (its fit must be cached: `rap rules DATA`); the
 first launch parses the file and fills the parsed-data cache, the median is over the later ones.
 """
 
