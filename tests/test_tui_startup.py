@@ -11,7 +11,7 @@ from tui.app import RapStudioApp
 from tui.widgets.charts import j_curve_text
 
 
-def test_hidden_panes_mount_after_the_rule_and_a_tab_shows_its_pane():
+def test_hidden_panes_mount_after_the_rule_or_with_their_tab():
     async def body():
         app = RapStudioApp(deterministic=True)
         async with app.run_test(size=(80, 24)) as pilot:
@@ -19,11 +19,13 @@ def test_hidden_panes_mount_after_the_rule_and_a_tab_shows_its_pane():
             await pilot.pause()
             assert app.state == "ready"
             panes = {name: app.query_one(f"#{name}-pane")
-                     for name in ("ranges", "rules", "prior", "evaluate")}
+                     for name in ("rules", "prior", "evaluate")}
             assert [name for name, pane in panes.items() if pane.display] == ["rules"]
             assert app.query_one("#heatmap").block_means() is not None  # loaded while hidden
+            assert not app.query("#ranges-pane")  # mounted when its tab is first shown
             await pilot.press("1")
-            assert panes["ranges"].display and not panes["rules"].display
+            ranges = app.query_one("#ranges-pane")
+            assert ranges.display and not panes["rules"].display
             assert app.focused.id == "ranges-table"
             await pilot.press("2", "plus")
             await pilot.pause()

@@ -6,8 +6,8 @@ and loading them with the Studio cost about as much UI-thread time as the whole 
 first screen: Textual parses each new widget class's CSS when its first instance registers, and
 styles and lays out every mounted widget, shown or not. So the app composes the Rules pane only;
 a pane is mounted (in its place in the tab order, so the side-by-side layout is unchanged) the
-first time it is shown, and the ones still missing are mounted one at a time in the background
-once the app is idle (`prefetch`), so a later tab switch does not wait for them either.
+first time it is shown; the Prior and Evaluate panes are also mounted in the background after
+the rule's first frame (`prefetch`), so a later tab switch does not wait for them.
 
 A pane that is mounted after the Studio was installed is loaded with it at once (`loader`).
 """
@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from textual.widget import Widget
+from textual.css.query import NoMatches
+from textual.widget import MountError, Widget
 
 from tui.widgets.evaluate_pane import EvaluatePane
 from tui.widgets.prior_pane import PriorPane
@@ -25,6 +26,7 @@ from tui.widgets.ranges_pane import RangesPane
 from tui.widgets.rules_pane import CURVE_K, RulesPane
 
 ORDER = ("ranges", "rules", "prior", "evaluate")  # left to right, as in the wide layout
+PREFETCH = ("prior", "evaluate")  # mounted in the background after the rule's first frame
 KINDS: dict[str, type[Widget]] = {"ranges": RangesPane, "rules": RulesPane,
                                   "prior": PriorPane, "evaluate": EvaluatePane}
 
@@ -64,13 +66,23 @@ class Panes:
         return [name for name in ORDER if name not in self._mounted]
 
     async def prefetch(self, after: Awaitable | None = None) -> None:
-        """Mount the missing panes once `after` is done (the frame that shows the rule), one at
-        a time. Run it as a worker, not in a message handler: the app's own messages (keys)
-        are handled between the mounts instead of waiting for all of them."""
+        """Mount the missing Prior and Evaluate panes once `after` is done (the frame that shows
+        the rule), one at a time. Run it as a worker, not in a message handler: the app's own
+        messages (keys) are handled between the mounts instead of waiting for all of them.
+
+        The Ranges pane is left to its tab: it is the costliest to mount, and its `on_mount`
+        reads its own children, which a mount cut short by quitting does not have. A quit
+        during a background mount ends the prefetch quietly (the pane has no children to load).
+        """
         if after is not None:
             await after
         for name in self.missing():
-            await self.ensure(name)
+            if name not in PREFETCH:
+                continue
+            try:
+                await self.ensure(name)
+            except (NoMatches, MountError):
+                return
             await asyncio.sleep(0)
 
     async def ensure(self, *names: str) -> None:
