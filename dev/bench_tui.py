@@ -4,7 +4,9 @@
     python dev/bench_tui.py --sizes 512 --edits 100 --terminal 140x40
     python dev/bench_tui.py --sizes 512 4096 --load 2   # + one busy-loop process per core
     python dev/bench_tui.py --sizes --table 5000x1000   # parse vs parsed-data cache, big table
+    python dev/bench_tui.py --sizes --fitted big.csv    # keypresses on a real fit (P = columns)
     python dev/bench_tui.py --sizes --startup 5   # demo start-up vs a minimal Textual app
+    python dev/bench_tui.py --sizes --startup 9 --before /tmp/main   # + another checkout
     python dev/bench_tui.py --sizes --startup 5 --data big.csv   # + a user file (2nd launch cached)
 
 Keypress latency: synthetic data with P features (random ranges so every pair co-activates
@@ -12,7 +14,11 @@ differently, 12 enabled votes, the rest disabled), a real `rap_core.studio.Studi
 app. For each `+`/`-` press on the votes table we time from just before the key is posted to the
 end of the last frame the key caused (Textual's compositor refresh, handed to the driver): the
 rule row, the sentence, the metrics and the heatmap lines whose colours changed. The terminal is
-wide (>= 140 columns), so the heatmap is on screen beside the focused rules table.
+wide (>= 140 columns), so the heatmap is on screen beside the focused rules table. The key is
+posted as the terminal driver posts it, and nothing else runs until its first frame (then 50 ms
+for any later frame of the same key); `--pilot` uses `Pilot.press` + `pause` instead, whose own
+waits share the event loop with the app (the method before issue 13's second pass).
+--fitted DATA: the same on a real fit (its Studio as the app opens it; P = its columns).
 
 --load N runs N CPU-bound processes (a Python busy loop each, stopped after the measurement and
 after 600 s at most) while the keypresses are timed: the "loaded machine" case.
@@ -22,11 +28,14 @@ rest is Textual's frame batching (repaints wait for its 1/TEXTUAL_FPS update tim
 default) and message passing.
 
 Start-up: a fresh interpreter per run (imports included); "first paint" is the first compositor
-frame (the shell: status line, tabs, footer), "editable" is when the demo's rule is on screen and
-takes edits (bundled fit, no cutlass run). Both are reported as a ratio to the first paint of a
-minimal Textual app (a Static and a Footer) measured in the same run, interleaved run by run, so a
-loaded machine slows both sides alike: the issue's target is editable <= 1.6x that floor.
-With --data, the same is measured for that file (its fit must be cached: run `rap fit` first); the
+frame (the shell: status line, tabs, footer), "editable" is the first frame painted once the
+demo's rule is installed (state `ready`: on screen and taking edits; bundled fit, no cutlass
+run), "all panes idle" is when the workers are done (the hidden panes mounted, tui.panes) and
+the app is idle. All are reported as a ratio to the first paint of a minimal Textual app (a
+Static and a Footer) measured in the same run, interleaved run by run, so a loaded machine slows
+both sides alike: the issue's target is editable <= 1.6x that floor. --before CHECKOUT adds the
+demo in another tree (e.g. `git archive main | tar -x -C /tmp/main`), interleaved too.
+With --data, the same is measured for that file (its fit must be cached: `rap rules DATA`); the
 first launch parses the file and fills the parsed-data cache, the median is over the later ones.
 """
 
@@ -46,6 +55,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rap_core.cli_parser import OneLineParser  # noqa: E402
+
+
+def fitted_studio(data: str):
+    """The Studio the app opens on `data` (its fit must be cached: `rap rules DATA` first),
+    without a session file: keypresses on a real fit (e.g. 5,000 x 1,000, P = 1,000)."""
+    from rap_core.opening import load_data, open_fitted, prepare
+
+    params, _ = prepare(None)
+    dataset = load_data(data, target="INDC", cv=params.cv)
+    return open_fitted(dataset, params, session=None, autosave=None, advice="tui",
+                       fit_fn=_no_fit)
+
+
+def _no_fit(*_args, **_kwargs):
+    raise SystemExit("no cached fit for --fitted DATA: run `rap rules DATA` first")
 
 
 def synthetic_studio(p: int, n: int = 400, seed: int = 0):
@@ -69,6 +93,18 @@ def synthetic_studio(p: int, n: int = 400, seed: int = 0):
     enabled[rng.choice(p, size=min(12, p), replace=False)] = True
     rule = Rule.make(names, np.ones(p, np.int8), enabled.astype(np.float32), enabled, 10.0, 6.0)
     return Studio(dataset, None, ranges, rule)
+
+
+QUIET_S = 0.05  # after a key's first frame, how long later frames still count for it
+
+
+def send_key(app, key: str) -> None:
+    """Post a `+`/`-` key the way the terminal driver does (no Pilot waits around it)."""
+    from textual import events
+
+    event = events.Key(key, "+" if key == "plus" else "-")
+    event.set_sender(app)
+    app._driver.send_message(event)
 
 
 async def held_key(app, pilot, last_paint: list[float], bursts: int, keys: int) -> dict:
@@ -117,7 +153,7 @@ async def held_key(app, pilot, last_paint: list[float], bursts: int, keys: int) 
 
 async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: int = 0,
                            burst_keys: int = 10, coalesce: bool = True,
-                           immediate: bool = False, studio=None) -> dict:
+                           immediate: bool = False, studio=None, via_pilot: bool = False) -> dict:
     """`studio` (optional): measure on this Studio (e.g. a real fit) instead of a synthetic one."""
     from textual.screen import Screen
 
@@ -131,6 +167,7 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
     app = RapStudioApp(deterministic=True)
     app._load = lambda: None  # no dataset loading: the synthetic studio is installed below
     last_paint = [0.0]
+    painted = asyncio.Event()  # set by the first frame that painted our widgets
     work = [0.0]  # seconds of app work for this key: the edit handling + heatmap line renders
     original = Heatmap.render_line
     original_changed = RapStudioApp._changed
@@ -155,6 +192,7 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
         if ours[0]:  # a frame that painted the rules table or the heatmap, handed to the driver
             last_paint[0] = time.perf_counter()
             ours[0] = False
+            painted.set()
 
     def timed_changed(self, change):
         t = time.perf_counter()
@@ -185,14 +223,21 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
             times, works = [], []
             for k in range(edits):
                 key = "plus" if k % 2 == 0 else "minus"
+                painted.clear()
                 start = time.perf_counter()
                 last_paint[0] = work[0] = 0.0
-                await pilot.press(key)
-                await pilot.pause()
+                if via_pilot:  # the old way: Pilot's own waits share the event loop
+                    await pilot.press(key)
+                    await pilot.pause()
+                else:  # as a terminal delivers it: the driver posts the key, nothing else runs
+                    send_key(app, key)
+                    await asyncio.wait_for(painted.wait(), 5.0)
+                    await asyncio.sleep(QUIET_S)  # later frames of the same key still count
                 if last_paint[0] < start:
                     raise RuntimeError("no frame was painted after an edit")
                 times.append(last_paint[0] - start)
                 works.append(work[0])
+                await pilot.pause()
             heatmap = app.query_one(Heatmap)
             block = heatmap.bs
             burst = await held_key(app, pilot, last_paint, bursts, burst_keys)
@@ -227,31 +272,39 @@ else:
     sys.path.insert(0, sys.argv[2])
     from tui.app import RapStudioApp
     app = RapStudioApp(sys.argv[3] if len(sys.argv) > 3 else None, deterministic=True)
-first = []
+first, editable = [], []
 from textual.screen import Screen
 _refresh = Screen._compositor_refresh
-def _first_paint(self):
+def _paint(self):
     _refresh(self)
+    now = time.perf_counter() - t0
     if not first:
-        first.append(time.perf_counter() - t0)
-Screen._compositor_refresh = _first_paint
+        first.append(now)
+    if not editable and getattr(app, "state", "") == "ready":
+        editable.append(now)  # the first frame painted with the rule installed
+Screen._compositor_refresh = _paint
 async def main():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         if MODE != "minimal":
-            while getattr(app, "state", "") not in ("ready", "error"):
-                await pilot.pause(0.005)
+            while not editable and getattr(app, "state", "") != "error":
+                await asyncio.sleep(0.001)  # not pilot.pause: it would wait for idle
             if app.state == "error":
                 raise SystemExit("the app showed an error screen")
+            await app.workers.wait_for_complete()
             await pilot.pause()
-        print(first[0], time.perf_counter() - t0)
+        settled = time.perf_counter() - t0
+        print(first[0], editable[0] if editable else settled, settled)
 asyncio.run(main())
 """
 
 
-def startup(runs: int, data: str | None = None) -> dict:
-    """Median (first paint, editable) seconds per mode, minimal / studio (demo) / data."""
+def startup(runs: int, data: str | None = None, before: str | None = None) -> dict:
+    """Median (first paint, editable) seconds per mode, minimal / studio (demo) / data, and
+    `before`: the demo in another checkout (e.g. `git archive main`), interleaved in the run."""
     modes = {"minimal": [], "studio": []}
+    if before:
+        modes["before"] = []
     if data:
         modes["data"] = [str(Path(data).resolve())]
     out: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
@@ -262,22 +315,28 @@ def startup(runs: int, data: str | None = None) -> dict:
         for mode, extra in modes.items():
             if mode != "data" and run == runs:
                 continue  # the extra run only warms the data file's parsed-data cache
-            res = subprocess.run([sys.executable, "-c", _STARTUP, mode, str(ROOT), *extra],
+            root = str(Path(before).resolve()) if mode == "before" else str(ROOT)
+            res = subprocess.run([sys.executable, "-c", _STARTUP, mode, root, *extra],
                                  capture_output=True, text=True, env=env, timeout=300)
             if res.returncode != 0:
                 raise SystemExit(f"start-up run ({mode}) failed: "
                                  f"{(res.stderr or res.stdout).strip().splitlines()[-1:]}")
-            first, ready = (float(v) for v in res.stdout.split())
+            first, ready, settled = (float(v) for v in res.stdout.split())
             if mode == "data" and run == 0:
                 print(f"start-up data    : first launch (parses, fills the cache) "
                       f"editable {ready:.2f} s")
                 continue
-            out[mode].append((first, ready))
+            out[mode].append((first, ready, settled))
     floor = statistics.median(v[0] for v in out["minimal"])
-    return {mode: {"first_paint_s": statistics.median(v[0] for v in vals),
-                   "ready_s": statistics.median(v[1] for v in vals),
-                   "first_paint_x": statistics.median(v[0] for v in vals) / floor,
-                   "ready_x": statistics.median(v[1] for v in vals) / floor}
+
+    def med(vals, i):
+        return statistics.median(v[i] for v in vals)
+
+    return {mode: {"first_paint_s": med(vals, 0), "ready_s": med(vals, 1),
+                   "settled_s": med(vals, 2), "first_paint_x": med(vals, 0) / floor,
+                   "ready_x": med(vals, 1) / floor, "settled_x": med(vals, 2) / floor,
+                   "ready_x_range": (min(v[1] for v in vals) / floor,
+                                     max(v[1] for v in vals) / floor)}
             for mode, vals in out.items()}
 
 
@@ -335,10 +394,17 @@ def main() -> None:
                         help="WxH; >= 140 wide so the heatmap is beside the rules")
     parser.add_argument("--startup", type=int, default=0, help="start-up runs (0 = skip)")
     parser.add_argument("--data", help="also time start-up on this data file (fit cached)")
+    parser.add_argument("--before", help="also time start-up of the demo in this checkout "
+                                         "(e.g. an export of main), same run")
     parser.add_argument("--bursts", type=int, default=20, help="held-key bursts (0 = skip)")
     parser.add_argument("--burst-keys", type=int, default=10, help="key events per burst")
     parser.add_argument("--immediate", action="store_true",
                         help="experiment: paint right after an edit, not at the next frame tick")
+    parser.add_argument("--fitted", help="also time keypresses on this data file's fitted "
+                                         "Studio (fit cached: `rap rules DATA` first)")
+    parser.add_argument("--pilot", action="store_true",
+                        help="press keys with Pilot.press + pause (before: its waits share the "
+                             "event loop with the app and add to every keypress)")
     parser.add_argument("--no-coalesce", action="store_true",
                         help="update the views after every edit (the behaviour before)")
     parser.add_argument("--table", help="ROWSxCOLS: time opening such a CSV, parsed vs cached")
@@ -346,11 +412,16 @@ def main() -> None:
                         help="busy-loop processes running while keypresses are timed")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.terminal.split("x"))
-    for p in args.sizes:
+    runs = [(p, None) for p in args.sizes]
+    if args.fitted:
+        studio = fitted_studio(args.fitted)
+        runs.append((studio.rule.n_features, studio))
+    for p, studio in runs:
         loops = busy_loops(args.load)
         try:
             r = asyncio.run(keypress_latency(p, args.edits, size, args.bursts, args.burst_keys,
-                                             not args.no_coalesce, args.immediate))
+                                             not args.no_coalesce, args.immediate,
+                                             studio=studio, via_pilot=args.pilot))
         finally:
             for loop in loops:
                 loop.kill()
@@ -372,13 +443,20 @@ def main() -> None:
               f"(pandas {t['first_pandas']}), cached {t['cached_s']:.3f} s "
               f"(pandas {t['cached_pandas']}; fresh interpreter, imports included, median of 3)")
     if args.startup:
-        s = startup(args.startup, args.data)
+        s = startup(args.startup, args.data, args.before)
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for mode, v in s.items():
-            label = "editable" if mode != "minimal" else "ready"
-            print(f"start-up {mode:8s}: first paint {v['first_paint_s']:.2f} s "
-                  f"({v['first_paint_x']:.2f}x), {label} {v['ready_s']:.2f} s "
-                  f"({v['ready_x']:.2f}x minimal first paint) (median of {args.startup})")
+            if mode == "minimal":
+                print(f"start-up minimal : first paint {v['first_paint_s']:.3f} s (1.00x), "
+                      f"idle {v['settled_s']:.3f} s ({v['settled_x']:.2f}x) "
+                      f"(median of {args.startup})")
+                continue
+            lo, hi = v["ready_x_range"]
+            print(f"start-up {mode:8s}: first paint {v['first_paint_s']:.3f} s "
+                  f"({v['first_paint_x']:.2f}x), editable {v['ready_s']:.3f} s "
+                  f"({v['ready_x']:.2f}x minimal first paint; runs {lo:.2f}-{hi:.2f}x), "
+                  f"all panes idle {v['settled_s']:.3f} s ({v['settled_x']:.2f}x) "
+                  f"(median of {args.startup})")
 
 
 if __name__ == "__main__":

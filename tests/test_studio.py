@@ -77,6 +77,16 @@ def test_opening_a_fit_shows_its_rule(dataset, fit):
     assert studio.j_curve_rows == "held_out" and held.shape == (2,) and held[1] > 0.9
 
 
+def test_a_j_curve_prefix_is_the_start_of_the_whole_curve(dataset, fit):
+    """A chart asks for the bars it can show; the prefix is the same numbers, and a longer
+    request after a shorter one extends it."""
+    whole = Studio.from_fit(dataset, fit).j_curve()
+    studio = Studio.from_fit(dataset, fit)
+    np.testing.assert_array_equal(studio.j_curve(length=1), whole[:1])
+    np.testing.assert_array_equal(studio.j_curve(length=10), whole)
+    np.testing.assert_array_equal(studio.j_curve("train", length=1), [0.4])
+
+
 def test_edits_keep_the_prior_equal_to_a_rebuild(dataset, fit):
     studio = Studio.from_fit(dataset, fit)
     for edit in EDITS:

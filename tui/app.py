@@ -35,7 +35,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static, Tab, Tabs
+from textual.widgets import Static, Tab, Tabs
 
 from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
@@ -44,6 +44,7 @@ from tui.fitting import FitFlow
 from tui.history_flow import HistoryFlow
 from tui.look_and_feel import LookAndFeel
 from tui.messages import EditRequested, ValueRequested
+from tui.panes import Panes
 from tui.screens.modals import (
     ConfirmScreen,
     ErrorScreen,
@@ -52,9 +53,9 @@ from tui.screens.modals import (
     short_path,
 )
 from tui.widgets.evaluate_pane import EvaluatePane
+from tui.widgets.footer import Footer
 from tui.widgets.heatmap import Heatmap
-from tui.widgets.prior_pane import PriorPane
-from tui.widgets.ranges_pane import RangesPane, RangesTable
+from tui.widgets.ranges_pane import RangesTable
 from tui.widgets.rules_pane import RulesPane
 from tui.widgets.vote_table import VoteTable
 
@@ -105,6 +106,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._shown_save = None  # the save state the status line shows
         self._told_failure = None  # the write failure the user was last told about
+        self._panes = Panes(lambda: self.query_one("#panes"), self._load_pane)
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -114,60 +116,57 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
                        Tab("3 Prior", id="prior"), Tab("4 Evaluate", id="evaluate"),
                        active="rules", id="tabs")
             with Horizontal(id="panes"):
-                yield RangesPane(id="ranges-pane")
-                yield RulesPane(id="rules-pane")
-                yield PriorPane(id="prior-pane")
-                yield EvaluatePane(id="evaluate-pane")
+                # The other panes are mounted when first shown (tui.panes): start-up time.
+                yield self._panes.first("rules")
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.query_one(Tabs).can_focus = False
-        if self.deterministic:  # snapshots: no blinking cursor
-            self.query_one("#range-filter").cursor_blink = False
-        self._arrange()
+        await self._arrange()
         self._event_loop = asyncio.get_running_loop()
         self.set_interval(0.3, self._watch_save_state)  # the writer thread saves in background
         self._ticker = self.set_interval(0.5, self._tick, pause=True)
-        # Paint the shell first: the loader thread competes for the GIL (pandas, the CSV), and a
-        # terminal that shows something at once reads as responsive.
-        self.call_after_refresh(self._load)
+        # The loader starts now, not after the first frame: its file reads and numpy work
+        # overlap the shell's first paint (pandas is no longer imported: the parsed demo and
+        # the parsed-data cache, issue 13).
+        self._load()
 
-    def on_resize(self) -> None:
-        self._arrange()  # side by side at WIDE columns and more, tabs below
+    async def on_resize(self) -> None:
+        await self._arrange()  # side by side at WIDE columns and more, tabs below
 
-    def _arrange(self) -> None:
+    async def _arrange(self) -> None:
         wide = self.size.width >= WIDE
+        shown = {"prior", self._left} if wide else {self.active_tab}
+        await self._panes.ensure(*(name for name in TABS if name in shown))
         self.query_one("#main").set_class(wide, "-wide")
         for name in TABS:
-            pane = self.query_one(f"#{name}-pane")
-            if wide:
-                pane.display = name == "prior" or name == self._left
-            else:
-                pane.display = name == self.active_tab
+            pane = self._panes.get(name)
+            if pane is not None:
+                pane.display = name in shown
         self._status()  # the status line fits its width anew
 
-    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+    async def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         tab_id = event.tab.id or "rules"
         if tab_id != self.active_tab:  # else action_show_tab has done it (and set the focus)
-            self._activate(tab_id)
+            await self._activate(tab_id)
 
-    def _activate(self, tab_id: str) -> None:
+    async def _activate(self, tab_id: str) -> None:
         self.active_tab = tab_id
         if tab_id != "prior":
             self._left = tab_id
-        self._arrange()
+        await self._arrange()
         target = {"ranges": RangesTable, "rules": VoteTable, "prior": Heatmap,
                   "evaluate": EvaluatePane}[tab_id]
         # Focus now (Widget.focus is deferred): keys typed right after `1`/`2`/`3` go there.
         self.screen.set_focus(self.query_one(target))
 
-    def action_focus_filter(self) -> None:
-        self.action_show_tab("ranges")
+    async def action_focus_filter(self) -> None:
+        await self.action_show_tab("ranges")
         self.screen.set_focus(self.query_one("#range-filter"))
 
-    def action_show_tab(self, name: str) -> None:
+    async def action_show_tab(self, name: str) -> None:
         self.query_one(Tabs).active = name
-        self._activate(name)  # now, not when the message arrives: the next key goes there
+        await self._activate(name)  # now, not when the message arrives: the next key goes there
 
     # -- loading and fitting -----------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")
@@ -209,11 +208,10 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self.studio = studio
         self.state = state
         self.refresh_bindings()
-        self.query_one(RangesPane).load(studio)
-        self.query_one(RulesPane).load(studio)
-        self.query_one(PriorPane).load(studio)
-        self.query_one(EvaluatePane).load(studio if state == "ready" else None,
-                                          studio.dataset.path, studio.dataset.target)
+        for name in TABS:  # the panes not mounted yet load when they are (tui.panes)
+            pane = self._panes.get(name)
+            if pane is not None:
+                self._load_pane(name, pane)
         if restored:
             self.restored = restored
             where = short_path(studio.session_path)
@@ -222,10 +220,27 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self._status()
         if self.focused is None:
             self.query_one(VoteTable).focus()
+        # The hidden panes mount in the background, after the frame that shows this rule.
+        painted = asyncio.Event()
+        self.call_after_refresh(painted.set)
+        self.run_worker(self._panes.prefetch(painted.wait()), group="panes")
         if state == "ready":
             # The dataset, counts and widgets live as long as the app: move them out of the
             # cyclic GC's reach, so a full collection during editing does not stall a keypress.
             gc.freeze()
+
+    def _load_pane(self, name: str, pane) -> None:
+        """Hand a pane the current Studio (at install, or when it is mounted later)."""
+        if name == "ranges" and self.deterministic:  # snapshots: no blinking cursor
+            pane.query_one("#range-filter").cursor_blink = False
+        studio = self.studio
+        if studio is None:
+            return
+        if name == "evaluate":
+            pane.load(studio if self.state == "ready" else None, studio.dataset.path,
+                      studio.dataset.target)
+        else:
+            pane.load(studio)
 
     def _show_error(self, message: str) -> None:
         self.state = "error"
@@ -273,8 +288,9 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         if change is None or self.studio is None:
             return
         self._edited = True
-        if change.prior_changed:
-            self.query_one(PriorPane).changed(change)
+        prior = self._panes.get("prior")
+        if change.prior_changed and prior is not None:
+            prior.changed(change)
         if change.rule_changed:
             self.query_one(RulesPane).update_rule(self.studio, change)
             self._refresh_history()  # keys typed before `h` may land after it opened
@@ -325,7 +341,9 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             return
         change = self.studio.set_layout("lags" if self.studio.layout == "features"
                                         else "features")
-        self.query_one(PriorPane).changed(change)
+        prior = self._panes.get("prior")
+        if prior is not None:
+            prior.changed(change)
         self._status()
 
     # -- status -----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import time
 from textual import work
 
 from rap_core.errors import FitCancelled, RapError
+from tui.panes import warm
 from tui.screens.modals import FitOptionsScreen
 
 
@@ -59,6 +60,7 @@ class FitFlow:
                                  advice="tui", on_provisional=provisional,
                                  progress=self._progress_from_thread, cancel=self._cancel.is_set,
                                  fit_fn=self.fit_fn)
+            warm(studio)  # here, not on the UI thread: what the first screen shows
             self.call_from_thread(self._install, studio, "ready", studio.restored_edits)
         except FitCancelled:
             self.call_from_thread(self._fit_cancelled)

@@ -71,15 +71,16 @@ def histogram_text(values: np.ndarray, y: np.ndarray, rmin: float, rmax: float, 
 
 def j_curve_text(j_curve: np.ndarray, k_chosen: int | None, *, lines: int = 2,
                  width: int = 30, rows: str = "train", note: str | None = None,
-                 colours: ChartColours = _DEFAULT) -> Text:
+                 colours: ChartColours = _DEFAULT, total: int | None = None) -> Text:
     """One bar per k (J of the top-k rule), at most `width` of them; the chosen k highlighted.
 
     `rows` names where J was measured ("held_out" or "train"); `note` (e.g. "not adopted")
-    follows the maximum, so the curve never claims the rule shown is its m-of-k rule."""
+    follows the maximum, so the curve never claims the rule shown is its m-of-k rule. `total`:
+    the whole curve's length when `j_curve` is a prefix of it (marked "…" when cut)."""
     j = np.asarray(j_curve, dtype=np.float64)
     if j.size == 0:
         return Text("J vs k: fit pending", style="dim")
-    full = j.size
+    full = j.size if total is None else max(total, j.size)
     j = j[:max(width, 4)]
     text = Text()
     text.append(("held-out" if rows == "held_out" else "train") + " J vs k ", style="bold")
@@ -131,18 +132,18 @@ class JCurve(Static):
     _data: tuple = (np.zeros(0), None)
 
     def show(self, j_curve, k_chosen: int | None, *, rows: str = "train",
-             note: str | None = None) -> None:
+             note: str | None = None, total: int | None = None) -> None:
         self._data = (j_curve, k_chosen)
-        self._labels = (rows, note)
+        self._labels = (rows, note, total)
         width = self.size.width - 2 if self.size.width else 30
         self.update(j_curve_text(j_curve, k_chosen, width=max(width, 8), rows=rows, note=note,
-                                 colours=chart_colours(self.app)))
+                                 colours=chart_colours(self.app), total=total))
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.on_resize())
 
-    _labels: tuple = ("train", None)
+    _labels: tuple = ("train", None, None)
 
     def on_resize(self) -> None:
-        rows, note = self._labels
-        self.show(*self._data, rows=rows, note=note)
+        rows, note, total = self._labels
+        self.show(*self._data, rows=rows, note=note, total=total)

@@ -38,6 +38,7 @@ class PriorPane(Vertical):
         self._studio = None
         self._layout = None  # the rap_core Layout the heatmap shows (to keep the cursor on `l`)
         self._axes_shown = None  # (AxisView, labels) the axes were last drawn for
+        self._shown: dict[str, Text] = {}  # what each Static shows: an equal update is skipped
 
     def compose(self) -> ComposeResult:
         yield Static("", id="legend")
@@ -84,7 +85,12 @@ class PriorPane(Vertical):
         if change.relayout and self._studio is not None:
             self.load(self._studio)
             return
-        self.heatmap.invalidate(change.positions)  # posts CursorMoved: legend and inspector
+        heatmap = self.heatmap
+        heatmap.invalidate(change.positions)
+        self._legend()
+        # The read-out now, in the same frame as the heatmap: the CursorMoved the heatmap posts
+        # arrives after that frame and, finding the same text, repaints nothing.
+        self._cursor_info(*heatmap.cursor_span())
 
     def _legend(self) -> None:
         studio, heatmap = self._studio, self.heatmap
@@ -109,7 +115,15 @@ class PriorPane(Vertical):
         for more in (extra, causal):
             if text.cell_len + len(more) <= width:
                 text.append(more, style="dim")
-        self.query_one("#legend", Static).update(text, layout=False)
+        self._set("legend", text)
+
+    def _set(self, name: str, text: Text) -> None:
+        """Update a Static unless it shows this already: every update costs a re-render and,
+        when it comes after the frame, a frame of its own (about 1 ms of layout each)."""
+        if self._shown.get(name) == text:
+            return
+        self._shown[name] = text
+        self.query_one(f"#{name}", Static).update(text, layout=False)
 
     def on_resize(self) -> None:
         self._legend()
@@ -119,6 +133,12 @@ class PriorPane(Vertical):
         if studio is None:
             return
         self._legend()
+        self._cursor_info(event.rows, event.cols, event.value)
+
+    def _cursor_info(self, rows: tuple[int, int], cols: tuple[int, int], value: float) -> None:
+        studio = self._studio
+        if studio is None:
+            return
         labels = studio.labels()
         heatmap = self.heatmap
         view = AxisView.of(heatmap)
@@ -127,7 +147,7 @@ class PriorPane(Vertical):
             self._axes_shown = (view, labels)
             self.query_one(LeftAxis).show(view, labels, gutter)
             self.query_one(TopAxis).show(view, labels, gutter)
-        (r0, r1), (c0, c1), value = event.rows, event.cols, event.value
+        (r0, r1), (c0, c1) = rows, cols
 
         def span(a: int, b: int) -> str:
             return labels[a] if b - a <= 1 else f"{labels[a]}…{labels[b - 1]}"

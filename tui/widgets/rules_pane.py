@@ -43,6 +43,12 @@ def fit_lines(text: Text, width: int, lines: int, console) -> Text:
     return Text("\n").join(kept)
 
 
+# The J curve's bars: one per column of the chart, so a prefix this long fills any terminal
+# under ~300 columns (longer curves end in "…"); computing all of a 1,000-vote curve on the
+# held-out rows took a second before the rule could be shown (tui.panes.warm).
+CURVE_K = 256
+
+
 def metrics_table(metrics: dict, *, provisional: bool = False) -> Text:
     """J, AUC, TPR and FPR of the fitted, previous and current rule: held-out, then train.
 
@@ -85,6 +91,7 @@ class RulesPane(Vertical):
     def on_resize(self) -> None:
         if self._studio is not None:  # the sentence is wrapped for the width
             self._refresh_text(self._studio)
+        self._shown: dict[str, Text] = {}  # what each Static shows: an equal update is skipped
 
     def compose(self) -> ComposeResult:
         yield Static("", id="rule-text")
@@ -108,7 +115,9 @@ class RulesPane(Vertical):
         fit = studio.fit
         # The chosen k is marked only when the rule shown is that m-of-k rule.
         chosen = fit.k_chosen if fit is not None and fit.adopted else None
-        self.query_one(JCurve).show(studio.j_curve(), chosen, rows=studio.j_curve_rows,
+        total = 0 if fit is None else len(fit.j_curve)
+        self.query_one(JCurve).show(studio.j_curve(length=CURVE_K), chosen,
+                                    rows=studio.j_curve_rows, total=total,
                                     note=None if fit is None or fit.adopted else "not adopted")
         self._refresh_text(studio)
 
@@ -129,10 +138,18 @@ class RulesPane(Vertical):
         head = Text.assemble((lead, "bold" if studio.fit is None or studio.fit.adopted
                               else "bold yellow"), (f"{k_m}: ", "cyan"), sentence)
         box = self.query_one("#rule-text", Static)
-        box.update(fit_lines(head, box.content_size.width or max(20, self.size.width - 2),
-                             SENTENCE_LINES, self.app.console), layout=False)
+        self._set("rule-text", fit_lines(head, box.content_size.width
+                                         or max(20, self.size.width - 2),
+                                         SENTENCE_LINES, self.app.console))
         parts = ("held_out", "train") if studio.has_held_out else ("train",)
         metrics = {(which, part): studio.metrics(which, part)
                    for which in WHICH for part in parts}
-        self.query_one("#metrics", Static).update(
-            metrics_table(metrics, provisional=studio.fit is None), layout=False)
+        self._set("metrics", metrics_table(metrics, provisional=studio.fit is None))
+
+    def _set(self, name: str, text: Text) -> None:
+        """Update a Static unless it shows this already (a keypress that moves no metric
+        re-renders nothing there)."""
+        if self._shown.get(name) == text:
+            return
+        self._shown[name] = text
+        self.query_one(f"#{name}", Static).update(text, layout=False)

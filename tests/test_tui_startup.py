@@ -1,0 +1,52 @@
+"""Start-up structure (issue 13): what the first screen needs is built first, the rest later,
+and nothing the user sees changes. Behaviour only; the timings are in dev/bench_tui.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from tui.app import RapStudioApp
+from tui.widgets.charts import j_curve_text
+
+
+def test_hidden_panes_mount_after_the_rule_or_with_their_tab():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.state == "ready"
+            panes = {name: app.query_one(f"#{name}-pane")
+                     for name in ("rules", "prior", "evaluate")}
+            assert [name for name, pane in panes.items() if pane.display] == ["rules"]
+            assert app.query_one("#heatmap").block_means() is not None  # loaded while hidden
+            assert not app.query("#ranges-pane")  # mounted when its tab is first shown
+            await pilot.press("1")
+            ranges = app.query_one("#ranges-pane")
+            assert ranges.display and not panes["rules"].display
+            assert app.focused.id == "ranges-table"
+            await pilot.press("2", "plus")
+            await pilot.pause()
+            assert len(app.studio.edits) == 1
+
+    asyncio.run(body())
+
+
+def test_wide_terminal_starts_with_rules_and_prior_side_by_side():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            shown = [pane.id for pane in app.query("#panes > *") if pane.display]
+            assert shown == ["rules-pane", "prior-pane"]
+
+    asyncio.run(body())
+
+
+def test_a_cut_j_curve_says_so():
+    curve = np.linspace(0.1, 0.9, 40)
+    assert "k=40…" in j_curve_text(curve, None, width=40, total=1000).plain
+    assert "…" not in j_curve_text(curve, None, width=40).plain
