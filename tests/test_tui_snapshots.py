@@ -29,6 +29,8 @@ SCREENS = {
     "prior_lags": ["3", "l", "right", "down"],
     "help": ["question_mark"],
     "export": ["e"],
+    "history": ["plus", "plus", "f", "ctrl+z", "h"],
+    "value_refused": ["enter", "i", "n", "f", "enter"],
 }
 
 

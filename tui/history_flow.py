@@ -28,7 +28,8 @@ class HistoryFlow:
                       fitted.j, fitted.auc, "", True, position == 0)]
         for step in studio.history():
             m = studio.evaluate(step.rule, rows)
-            lines.append(Line(step.position, step.stamp.time, describe(step.edit), m.j, m.auc,
+            time = None if self.deterministic else step.stamp.time  # snapshots: no clock
+            lines.append(Line(step.position, time, describe(step.edit), m.j, m.auc,
                               step.stamp.note, step.done, step.position == position))
         return lines
 

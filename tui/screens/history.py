@@ -81,8 +81,8 @@ class HistoryScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="history-dialog"):
             rows = "held-out" if self.held_out else "train"
-            yield Label(f"History · enter jumps there · n adds a note · escape closes "
-                        f"(metrics on {rows} rows)", classes="title")
+            yield Label(f"History: enter jumps, n notes, escape closes ({rows} J, AUC)",
+                        classes="title")
             yield DataTable(id="history-table", cursor_type="row", zebra_stripes=False)
 
     def on_mount(self) -> None:
