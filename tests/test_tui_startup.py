@@ -50,3 +50,31 @@ def test_a_cut_j_curve_says_so():
     curve = np.linspace(0.1, 0.9, 40)
     assert "k=40…" in j_curve_text(curve, None, width=40, total=1000).plain
     assert "…" not in j_curve_text(curve, None, width=40).plain
+
+
+def test_a_pane_being_mounted_is_not_handed_out_until_it_is_composed():
+    """Seen in CI: a fit that ended while the Prior pane was being mounted in the background
+    loaded the pane before its heatmap existed ("No nodes match 'Heatmap'") and the fit was
+    reported as failed. `Panes.get` hands out a pane only once its mount is complete."""
+    import asyncio
+
+    from tui.panes import Panes
+
+    async def body():
+        release = asyncio.Event()
+        loaded = []
+
+        class SlowContainer:
+            async def mount(self, pane, before=None):
+                await release.wait()
+
+        panes = Panes(lambda: SlowContainer(), lambda name, pane: loaded.append(name))
+        mounting = asyncio.create_task(panes.ensure("prior"))
+        for _ in range(5):  # bounded: let the task reach its await
+            await asyncio.sleep(0)
+        assert panes.get("prior") is None and loaded == [], "not composed yet"
+        release.set()
+        await asyncio.wait_for(mounting, 5)
+        assert panes.get("prior") is not None and loaded == ["prior"]
+
+    asyncio.run(body())

@@ -58,8 +58,15 @@ class Panes:
         return pane
 
     def get(self, name: str) -> Widget | None:
-        """The pane if it is mounted, else None (a Change for it needs no repaint: it will be
-        loaded with the current Studio when it is mounted)."""
+        """The pane if it is mounted and composed, else None (a Change for it needs no repaint:
+        it will be loaded with the current Studio when its mount completes).
+
+        A pane being mounted in the background is not returned: its children do not exist yet,
+        and loading it then failed a fit that ended during the mount ("No nodes match
+        'Heatmap'", seen in CI)."""
+        ready = self._ready.get(name)
+        if ready is not None and not ready.is_set():
+            return None
         return self._mounted.get(name)
 
     def missing(self) -> list[str]:
