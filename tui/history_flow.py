@@ -78,7 +78,7 @@ class HistoryFlow:
         if not self._editable():
             return
 
-        def check(text: str) -> None:
+        def check(text: str) -> str:
             path = Path(text.strip()).expanduser()
             if not text.strip():
                 raise RapError("give the path of a session file (.json), or escape")
@@ -87,5 +87,6 @@ class HistoryFlow:
             n = len(self.studio.edits)
             self.notify(f"replayed {short_path(path)}: {n} edit{'s' if n != 1 else ''} now; "
                         f"ctrl+z undoes them one by one", title="session")
+            return text
 
         self.push_screen(TextScreen("Replay the edits of a session file (path):", "", check))

@@ -28,28 +28,30 @@ def steady_inputs(screen) -> None:
             field.cursor_blink = False
 
 
-class ValueScreen(ModalScreen[tuple[float, str | None] | None]):
-    """One number: a vote weight, K or m. `enter` accepts, `escape` cancels.
+class TextScreen(ModalScreen):
+    """One line to type: a note, a file path, or a number (`ValueScreen`). `enter` accepts,
+    `escape` cancels (returns None).
 
-    `check(text)` returns (value, a note when it was clamped) or raises RapError; every invalid
-    value (empty, not a number, nan, inf, out of range) is said under the field, in plain words,
-    and the dialog stays open with what was typed. The dialog returns (value, note)."""
+    `check(text)` returns what the dialog returns, or raises RapError: its message shows under the
+    field, in plain words, and the dialog stays open with what was typed. Without `check` the
+    dialog returns the text."""
 
     AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
+    FIELD = "text"  # the Input's id; the error line is f"{FIELD}-error"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, prompt: str, current: float, check) -> None:
+    def __init__(self, prompt: str, current: str = "", check=None, *,
+                 select_on_focus: bool = False) -> None:
         super().__init__()
-        self.prompt = prompt
-        self.current = current
-        self.check = check
+        self.prompt, self.current, self.check = prompt, current, check
+        self.select_on_focus = select_on_focus
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(f"New {self.prompt} (now {self.current:g}):"))
-            yield Input(value=f"{self.current:g}", id="value", select_on_focus=True)
-            yield Label("", id="value-error", classes="error")
+            yield Label(Text(self.prompt))
+            yield Input(value=self.current, id=self.FIELD, select_on_focus=self.select_on_focus)
+            yield Label("", id=f"{self.FIELD}-error", classes="error")
 
     def on_mount(self) -> None:
         steady_inputs(self)
@@ -58,9 +60,9 @@ class ValueScreen(ModalScreen[tuple[float, str | None] | None]):
         from rap_core.errors import RapError
 
         try:
-            answer = self.check(event.value)
+            answer = event.value if self.check is None else self.check(event.value)
         except RapError as exc:
-            self.query_one("#value-error", Label).update(Text(str(exc)))
+            self.query_one(f"#{self.FIELD}-error", Label).update(Text(str(exc)))
             return
         self.dismiss(answer)
 
@@ -68,42 +70,16 @@ class ValueScreen(ModalScreen[tuple[float, str | None] | None]):
         self.dismiss(None)
 
 
-class TextScreen(ModalScreen[str | None]):
-    """One line of text (a note, a file path). `enter` accepts, `escape` cancels.
+class ValueScreen(TextScreen):
+    """One number: a vote weight, K or m, shown with its current value (selected, so typing
+    replaces it). `check` (rap_core.edits.parse_value) returns (value, a note when it was clamped);
+    every invalid value (empty, not a number, nan, inf, out of range) keeps the dialog open."""
 
-    `check(text)` may raise RapError: its message shows under the field and the dialog stays
-    open with what was typed."""
+    FIELD = "value"
 
-    AUTO_FOCUS = "*"  # the app's "#votes" is not on this screen
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, prompt: str, current: str = "", check=None) -> None:
-        super().__init__()
-        self.prompt, self.current, self.check = prompt, current, check
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(Text(self.prompt))
-            yield Input(value=self.current, id="text")
-            yield Label("", id="text-error", classes="error")
-
-    def on_mount(self) -> None:
-        steady_inputs(self)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        from rap_core.errors import RapError
-
-        if self.check is not None:
-            try:
-                self.check(event.value)
-            except RapError as exc:
-                self.query_one("#text-error", Label).update(Text(str(exc)))
-                return
-        self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def __init__(self, prompt: str, current: float, check) -> None:
+        super().__init__(f"New {prompt} (now {current:g}):", f"{current:g}", check,
+                         select_on_focus=True)
 
 
 class ConfirmScreen(ModalScreen[bool]):
