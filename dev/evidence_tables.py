@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rap_core.eval_report import HEADERS, table_rows  # noqa: E402
+from rap_core.eval_report import markdown_table  # noqa: E402
 
 
 def section(directory: Path, plots: Path | None) -> str:
@@ -29,8 +29,7 @@ def section(directory: Path, plots: Path | None) -> str:
              f"`{doc['split']['test_rows_sha256'][:16]}…`; {doc['seeds']} paired seeds, at most "
              f"{s['steps']} steps, {len(doc['runs'])} runs, {doc['elapsed_s']:.0f} s wall "
              f"(including the cutlass fits).", "",
-             "| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(doc)]
+             *markdown_table(doc)]
     lines += ["", "| verdict (test loss vs none) | " + " | ".join(map(str, doc["sizes"])) + " |",
               "| --- |" + " --- |" * len(doc["sizes"])]
     for arm, per in doc["verdicts"].items():

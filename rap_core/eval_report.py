@@ -125,6 +125,12 @@ def print_summary(doc) -> None:
     Console().print(f"verdict (rap vs none, test loss): {verdicts or 'n/a'}")
 
 
+def markdown_table(doc) -> list[str]:
+    """The results table as markdown lines (report.md and docs/EVIDENCE.md print the same)."""
+    return (["| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
+            + ["| " + " | ".join(row) + " |" for row in table_rows(doc)])
+
+
 def report_markdown(doc, plots: list[str]) -> str:
     d = doc["data"]
     lines = [f"# rap eval — {d['name']}", "",
@@ -132,8 +138,7 @@ def report_markdown(doc, plots: list[str]) -> str:
              f"pool/val/test {doc['split']['pool']}/{doc['split']['val']}/{doc['split']['test']}; "
              f"{doc['seeds']} paired seeds; {doc['settings']['steps']} steps max "
              f"(early stopping on validation); statistic {doc['statistic']}.", "",
-             "| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
-    lines += ["| " + " | ".join(row) + " |" for row in table_rows(doc)]
+             *markdown_table(doc)]
     lines += ["", "Verdict (rap vs none, paired test-loss difference): "
               + (", ".join(f"**{s}**: {v}" for s, v in doc["verdict"].items()) or "n/a"), ""]
     if doc["verdicts"]:
