@@ -139,6 +139,18 @@ def build_artifact(source: ExportSource, *, alpha_init: float | None = None) -> 
         raise RapError(str(exc)) from None
 
 
+def check_target(source: ExportSource, path: str | Path, inputs=()) -> Path:
+    """The checks `export_prior` makes of `path` before writing, alone: the TUI runs them
+    before it asks whether to create a directory or replace a file (RapError: one line)."""
+    return check_output_path(path, inputs=_inputs(source, inputs))
+
+
+def _inputs(source: ExportSource, inputs=()) -> tuple[Path, ...]:
+    """What an export must never write over: the data, the snapshot's session files, `inputs`."""
+    return tuple(Path(p) for p in (source.dataset.path, *source.sessions, *inputs)
+                 if p is not None)
+
+
 def export_prior(source: ExportSource, path: str | Path, *, alpha_init: float | None = None,
                  inputs=()) -> ExportResult:
     """Write the artifact atomically (temp + fsync + rename); the old file survives a crash.
@@ -149,7 +161,7 @@ def export_prior(source: ExportSource, path: str | Path, *, alpha_init: float | 
     """
     from rap_nanochat.rap_prior import PriorFormatError, prior_bytes
 
-    inputs = tuple(p for p in (source.dataset.path, *source.sessions, *inputs) if p is not None)
+    inputs = _inputs(source, inputs)
     target = check_output_path(path, inputs=inputs)
     artifact = build_artifact(source, alpha_init=alpha_init)
     try:

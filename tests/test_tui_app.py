@@ -607,3 +607,24 @@ def test_the_sort_arrow_shows_on_a_narrow_column():
             assert "lag▲" in header, header
 
     run(body())
+
+
+def test_exporting_onto_the_session_file_is_refused_before_any_question(tmp_path):
+    """The dialog checked the target against the data only, so it asked "overwrite?" about the
+    session file and was refused only after a yes; it now checks what the write checks."""
+    session = tmp_path / "s.json"
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await press(pilot, "plus")
+            app.studio.flush()
+            before = session.read_bytes()
+            await _export_via_modal(pilot, session)
+            assert isinstance(app.screen, ExportScreen), "no overwrite question"
+            error = str(app.screen.query_one("#export-error").render())
+            assert "is the input" in error, error
+            assert session.read_bytes() == before
+
+    run(body())

@@ -1,9 +1,10 @@
-"""Exporting from RAP Studio: the dialog's choice -> questions -> a snapshot -> a worker writes it.
+"""Exporting from RAP Studio: the dialog's choice -> a snapshot -> questions -> a worker writes it.
 
 A mixin of `RapStudioApp` (tui/app.py), like tui/fitting.py. The export dialog stays open until the
 file is written. The questions (create a missing directory? replace a file?) are asked over it,
 every refusal is shown in it with the typed path kept, and success closes it and shows what was
 written and what to do next. The studio is snapshotted on the UI thread (`export_source`) and the
+target checked as the write will check it (`check_target`) before any question is asked; the
 worker builds from the snapshot, so edits made meanwhile cannot race the file.
 """
 
@@ -29,16 +30,19 @@ class ExportFlow:
                                       layouts=self.studio.layouts()))
 
     def on_export_requested(self, message: ExportRequested) -> None:
-        """The dialog's choice: ask before creating a directory or replacing a file, then
-        write. Every refusal is shown in the dialog, which keeps what was typed."""
-        from rap_core.atomic import check_output_path
+        """The dialog's choice: snapshot the studio (here, on the UI thread: it is immutable, so
+        the worker that writes it cannot race an edit), check the target as the export will,
+        ask before creating a directory or replacing a file, then write. Every refusal is shown
+        in the dialog, which keeps what was typed."""
+        from rap_core.export import check_target, export_source
 
         dialog, choice = self.screen, message.choice
         if not isinstance(dialog, ExportScreen):
             return
         self.export_path = choice.text
         try:
-            check_output_path(choice.path, inputs=(self.studio.dataset.path,))
+            source = export_source(self.studio, choice.layout)
+            check_target(source, choice.path)
         except RapError as exc:
             dialog.show_error(str(exc))
             return
@@ -46,7 +50,7 @@ class ExportFlow:
 
         def overwrite_answered(yes: bool | None) -> None:
             if yes:
-                self._export_now(dialog, choice)
+                self._write(dialog, source, choice)
             else:
                 dialog.show_error("not overwritten; give another file name, or escape")
 
@@ -68,7 +72,7 @@ class ExportFlow:
                 self.push_screen(ConfirmScreen(f"{short_path(choice.path)} exists. "
                                                f"Overwrite it?"), overwrite_answered)
             else:
-                self._export_now(dialog, choice)
+                self._write(dialog, source, choice)
 
         if missing is not None:
             self.push_screen(ConfirmScreen(f"The directory {short_path(missing)} does not "
@@ -76,16 +80,7 @@ class ExportFlow:
         else:
             ask_or_write()
 
-    def _export_now(self, dialog: ExportScreen, choice: ExportChoice) -> None:
-        """Snapshot the studio here, on the UI thread, then build and write in a worker: the
-        snapshot is immutable, so editing on while the file is written cannot race it."""
-        from rap_core.export import export_source
-
-        try:
-            source = export_source(self.studio, choice.layout)
-        except RapError as exc:
-            dialog.show_error(str(exc))
-            return
+    def _write(self, dialog: ExportScreen, source, choice: ExportChoice) -> None:
         dialog.show_progress("writing…")
         self._export(source, choice, dialog)
 
