@@ -358,8 +358,9 @@ class Studio:
         w_old = old.weight[i] if old.enabled[i] else np.float32(0)
         if w_new != w_old:
             change = change.merge(self._prior.set_weight(i, float(w_new)))
-        return Change(votes=(i,), positions=change.positions,
-                      rescaled=self._prior.scale != before)
+        # One edit may flip the sign and change the weight: the scale moved if it differs
+        # from before both steps (a step's own `rescaled` compares with its own start).
+        return replace(change, rescaled=self._prior.scale != before)
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -394,9 +395,9 @@ class Studio:
     def evaluate(self, rule: Rule, rows: str = "held_out") -> RuleMetrics:
         """Metrics of any rule of this data (a history step's) on "held_out" (the default,
         when there are held-out rows) or "train" rows; O(k n), uncached."""
-        engine = self._engine.held_out if rows == "held_out" else self._engine.metrics
         if rows not in ("held_out", "train"):
             raise RapError(f"unknown rows {rows!r}; use held_out or train")
+        engine = self._engine.held_out if rows == "held_out" else None
         return (engine or self._engine.metrics).evaluate(rule)
 
     def j_curve(self, rows: str = "held_out", length: int | None = None) -> np.ndarray:
