@@ -37,16 +37,20 @@ class Fitting:
     warning: str | None  # a slow-fit warning with how to make it faster, or None
 
 
-def prepare(params=None):
+def prepare(params=None, *, interactive: bool = False):
     """(validated FitParams, a note about the backend or None); raises RapError on a bad value.
 
     Cheap and data-free, so a typo in a parameter costs a second, not a data load or a fit.
+    `interactive` (the app): numpy in this process uses one BLAS thread (rap_core.threads: an
+    editor's small products finish sooner than a thread pool wakes); `rap` keeps the pool.
     """
     from rap_core.fit import FitParams
     from rap_core.fit_speed import check_backend
-    from rap_core.threads import single_blas_thread
 
-    single_blas_thread()  # editing is single-threaded numpy; BLAS threads only spin
+    if interactive:
+        from rap_core.threads import single_blas_thread
+
+        single_blas_thread()
     params = (params or FitParams()).validate()
     return params, check_backend(params)
 

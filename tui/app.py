@@ -174,7 +174,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         from rap_core.opening import load_data, lock_session, prepare
 
         try:
-            params, backend_note = prepare(self.params)  # before the data: a second, not a fit
+            # Before the data: a bad parameter costs a second, not a fit.
+            params, backend_note = prepare(self.params, interactive=True)
             dataset = load_data(self.data_path, target=self.target, cv=params.cv)
             self.call_from_thread(self._dataset_loaded, dataset, backend_note)
             # Once per app (a refit reuses it): the lock decides where edits autosave.
