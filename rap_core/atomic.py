@@ -106,7 +106,7 @@ def check_output_path(path: str | os.PathLike,
             raise RapError(f"{shown} is a directory; give a file path inside it, such as "
                            f"{given / example}")
         if not stat.S_ISREG(st.st_mode):
-            raise RapError(f"{shown} is {_kind(st.st_mode)}, not a regular file; refusing to "
+            raise RapError(f"{shown} is {file_kind(st.st_mode)}, not a regular file; refusing to "
                            f"replace it; choose another path")
         if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
             raise RapError(f"{shown} is read-only; not overwriting it (make it writable "
@@ -139,7 +139,7 @@ def check_regular_input(path: str | os.PathLike, what: str) -> Path:
     if stat.S_ISDIR(st.st_mode):
         raise RapError(f"{what} {file} is a directory; give a file")
     if not stat.S_ISREG(st.st_mode):
-        raise RapError(f"{what} {file} is {_kind(st.st_mode)}, not a regular file; "
+        raise RapError(f"{what} {file} is {file_kind(st.st_mode)}, not a regular file; "
                        f"give a regular file")
     return file
 
@@ -224,14 +224,15 @@ def _same_input(st: os.stat_result, inputs) -> str | None:
     return None
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a non-regular, non-directory file is, for a message ("a FIFO (named pipe)")."""
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "a device"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    return "not a regular file"
+    return "a special file"
 
 
 def _default_mode(target: Path) -> int:

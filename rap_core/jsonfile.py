@@ -15,6 +15,7 @@ import math
 import os
 import stat
 
+from rap_core.atomic import file_kind
 from rap_core.errors import RapError
 
 MAX_BYTES = 64 << 20  # far above any real fit (P = 5,000 features is ~1 MB) or session
@@ -34,10 +35,11 @@ def read_json_file(path: str | os.PathLike, what: str, *, max_bytes: int = MAX_B
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without waiting for a writer
     try:
         st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise RapError(f"{what} {path} is a directory; give the path of a {what} file")
         if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise RapError(f"{what} {path} is {kind}, not a regular file; give the path of "
-                           f"a {what} file")
+            raise RapError(f"{what} {path} is {file_kind(st.st_mode)}, not a regular file; give "
+                           f"the path of a {what} file")
         if st.st_size > max_bytes:
             raise CorruptJSON(f"it is {st.st_size} bytes, more than the {max_bytes} a {what} "
                               f"can be")

@@ -183,3 +183,18 @@ def test_saving_over_a_session_replaces_it_whole(tmp_path):
     save_session(path, session(EDITS[:1]))
     assert load_session(path).edits == (EDITS[0],)
     assert np.isclose(json.loads(path.read_text())["edits"][0]["value"], 1.5)
+
+
+def test_a_session_that_is_a_fifo_is_named_as_one_in_one_line(tmp_path):
+    """The message read "is not a regular file, not a regular file" after a rewording."""
+    import os
+
+    from rap_core.session import load_session
+
+    fifo = tmp_path / "s.json"
+    os.mkfifo(fifo)
+    with pytest.raises(RapError) as err:
+        load_session(fifo)
+    message = str(err.value)
+    assert "is a FIFO (named pipe), not a regular file" in message, message
+    assert message.count("not a regular file") == 1 and "\n" not in message
