@@ -270,8 +270,16 @@ if MODE == "minimal":
     app = Minimal()
 else:
     sys.path.insert(0, sys.argv[2])
-    from tui.app import RapStudioApp
-    app = RapStudioApp(sys.argv[3] if len(sys.argv) > 3 else None, deterministic=True)
+    argv = sys.argv[3:4]
+    try:  # what `rap-studio ARGV` runs: parse, validate, construct (tui.__main__.main)
+        from tui.__main__ import build_app
+    except ImportError:  # an older checkout (--before)
+        from tui.app import RapStudioApp
+        app = RapStudioApp(argv[0] if argv else None, deterministic=True)
+    else:
+        import gc
+        gc.disable()  # as main() does: the app re-enables the collector
+        app = build_app(argv, deterministic=True)
 first, editable = [], []
 from textual.screen import Screen
 _refresh = Screen._compositor_refresh

@@ -103,7 +103,6 @@ def open_fitted(dataset, params, *, session: str | Path | None = None,
     - `autosave`: where later edits are written (SAME: the session file itself; None: nowhere).
     """
     from rap_core.fit import cached_fit
-    from rap_core.fit_process import load_or_fit
     from rap_core.split import train_dataset
     from rap_core.statistic import DEFAULT_STATISTIC
 
@@ -128,7 +127,10 @@ def open_fitted(dataset, params, *, session: str | Path | None = None,
             on_provisional(Fitting(preview, estimate_fit_seconds(train.n_rows,
                                                                  train.n_features, params),
                                    warning))
-    fit = (fit_fn or load_or_fit)(train, params, progress=progress, cancel=cancel)
+    if fit_fn is None:  # here, not above: the child-process machinery is not needed at all
+        from rap_core.fit_process import load_or_fit as fit_fn  # when the fit is cached
+
+    fit = fit_fn(train, params, progress=progress, cancel=cancel)
     if preview is not None:  # reuses the preview's counts when the fit's ranges match
         return preview.with_fit(fit, session_path=session, autosave=autosave)
     return Studio.from_fit(dataset, fit, statistic=statistic, layout=layout,

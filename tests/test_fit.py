@@ -228,3 +228,20 @@ def test_isolated_fit_matches_and_cancels_promptly(small_data, fitted):
                          progress=lambda e: asked or asked.append(time.perf_counter()),
                          cancel=lambda: bool(asked))
     assert time.perf_counter() - asked[0] < 3.0, "cancel waited for the CV path"
+
+
+def test_cutlass_version_is_the_installed_metadatas_version():
+    from importlib.metadata import version
+
+    assert fit_module.cutlass_version() == version("cutlass")
+
+
+def test_cutlass_version_reads_the_first_dist_info_on_the_path(tmp_path, monkeypatch):
+    # Read directly (importlib.metadata costs start-up time): the first install on sys.path
+    # wins, as importlib.metadata decides, and only the headers count.
+    dist = tmp_path / "cutlass-9.9.9.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.4\nName: cutlass\nVersion: 9.9.9\n\n"
+                                   "Version: 1.0 (a line of the description)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert fit_module.cutlass_version() == "9.9.9"

@@ -66,26 +66,48 @@ def dumb_terminal_defaults(environ) -> None:
         environ.setdefault("TEXTUAL_COLOR_SYSTEM", "standard")
 
 
+def build_app(argv: list[str] | None = None, **options):
+    """The app `rap-studio ARGV` runs, or raises RapError (a bad value, one line) before any
+    terminal is taken over. The start-up bench (dev/bench_tui.py) opens the app through here."""
+    import os
+
+    args = build_parser().parse_args(argv)
+    params = fit_params(args)
+    check_session_arg(args.session)
+    dumb_terminal_defaults(os.environ)
+    from tui.app import RapStudioApp
+
+    return RapStudioApp(args.data, target=args.target, session=args.session, params=params,
+                        **options)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import gc
+
+    # Start-up allocates a million objects (imports, the first screen) that live as long as the
+    # app: the cyclic collections they trigger cost ~40 ms before the rule is editable (a fifth
+    # of it). The app re-enables the collector once the first rule is on screen (and freezes
+    # what it holds: tui.app), or at once here if it never runs.
+    gc.disable()
+    try:
+        return _run(argv)
+    finally:
+        gc.enable()
+
+
+def _run(argv: list[str] | None) -> int:
     import sys
 
     from rap_core.errors import RapError
 
-    args = build_parser().parse_args(argv)
     try:
-        params = fit_params(args)  # before the terminal is taken over: a plain one-liner
-        check_session_arg(args.session)
+        app = build_app(argv)
     except RapError as exc:
         print(f"rap-studio: {exc}", file=sys.stderr)
         return 2
-    import os
-
-    dumb_terminal_defaults(os.environ)
     from rap_core.session import state_dir
-    from tui.app import RapStudioApp
     from tui.exit_guard import ExitGuard
 
-    app = RapStudioApp(args.data, target=args.target, session=args.session, params=params)
     guard = ExitGuard(app.flush_for_exit, app.request_exit, state_dir() / "exit.log")
     guard.install()
     try:

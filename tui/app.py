@@ -45,22 +45,16 @@ from tui.history_flow import HistoryFlow
 from tui.look_and_feel import LookAndFeel
 from tui.messages import EditRequested, ValueRequested
 from tui.panes import Panes
-from tui.screens.modals import (
-    ConfirmScreen,
-    ErrorScreen,
-    HelpScreen,
-    ValueScreen,
-    short_path,
-)
-from tui.widgets.evaluate_pane import EvaluatePane
+from tui.paths import short_path
 from tui.widgets.footer import Footer
-from tui.widgets.heatmap import Heatmap
-from tui.widgets.ranges_pane import RangesTable
 from tui.widgets.rules_pane import RulesPane
 from tui.widgets.vote_table import VoteTable
 
 WIDE = 140
 TABS = ("ranges", "rules", "prior", "evaluate")
+# `rap-studio` pauses the cyclic collector for start-up; it runs again once the first rule (or
+# an error) is on screen, or after this many seconds of a slow load at the latest.
+START_UP_GC_S = 3.0
 DATA_HINT = ("Give a CSV/TSV/Parquet file with numeric feature columns and a 0/1 target column: "
              "rap-studio DATA --target COLUMN. With no DATA, rap-studio opens the bundled demo.")
 
@@ -126,6 +120,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self._event_loop = asyncio.get_running_loop()
         self.set_interval(0.3, self._watch_save_state)  # the writer thread saves in background
         self._ticker = self.set_interval(0.5, self._tick, pause=True)
+        self.set_timer(START_UP_GC_S, gc.enable)  # a slow load: the collector runs meanwhile
         # The loader starts now, not after the first frame: its file reads and numpy work
         # overlap the shell's first paint (pandas is no longer imported: the parsed demo and
         # the parsed-data cache, issue 13).
@@ -155,8 +150,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         if tab_id != "prior":
             self._left = tab_id
         await self._arrange()
-        target = {"ranges": RangesTable, "rules": VoteTable, "prior": Heatmap,
-                  "evaluate": EvaluatePane}[tab_id]
+        target = {"ranges": "RangesTable", "rules": "VoteTable", "prior": "Heatmap",
+                  "evaluate": "EvaluatePane"}[tab_id]  # by name: their modules load lazily
         # Focus now (Widget.focus is deferred): keys typed right after `1`/`2`/`3` go there.
         self.screen.set_focus(self.query_one(target))
 
@@ -229,6 +224,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             # The dataset, counts and widgets live as long as the app: move them out of the
             # cyclic GC's reach, so a full collection during editing does not stall a keypress.
             gc.freeze()
+        gc.enable()  # `rap-studio` pauses the collector for start-up (tui.__main__)
 
     def _load_pane(self, name: str, pane) -> None:
         """Hand a pane the current Studio (at install, or when it is mounted later)."""
@@ -245,6 +241,9 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
 
     def _show_error(self, message: str) -> None:
         self.state = "error"
+        gc.enable()
+        from tui.screens.modals import ErrorScreen
+
         self.push_screen(ErrorScreen(message, DATA_HINT))
 
     # -- editing ----------------------------------------------------------------------------
@@ -331,6 +330,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
 
         if self._editable():
             check = partial(parse_value, message.kind)
+            from tui.screens.modals import ValueScreen
+
             self.push_screen(ValueScreen(message.prompt, message.current, check), done)
 
     def action_toggle_layout(self) -> None:
@@ -413,6 +414,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
 
     # -- help, palette, quitting ------------------------------------------------------------
     def action_help(self) -> None:
+        from tui.screens.modals import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -468,6 +471,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
                 self._quit_asked = False
                 if yes:
                     self._quit()
+
+            from tui.screens.modals import ConfirmScreen
 
             self.push_screen(ConfirmScreen(f"{reason} Quit anyway?"), answered)
             return

@@ -11,12 +11,16 @@ worker builds from the snapshot, so edits made meanwhile cannot race the file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 
 from rap_core.errors import RapError
 from tui.messages import ExportChoice, ExportRequested
-from tui.screens.modals import ConfirmScreen, ExportScreen, MessageScreen, short_path
+from tui.paths import short_path
+
+if TYPE_CHECKING:
+    from tui.screens.modals import ExportScreen
 
 
 class ExportFlow:
@@ -26,6 +30,8 @@ class ExportFlow:
         if self.studio is None or self.state != "ready":
             self.notify("export opens when the fit has finished", severity="warning")
             return
+        from tui.screens.modals import ExportScreen  # the dialogs' module loads when first used
+
         self.push_screen(ExportScreen(self.export_path, self.studio.layout,
                                       layouts=self.studio.layouts()))
 
@@ -35,6 +41,7 @@ class ExportFlow:
         ask before creating a directory or replacing a file, then write. Every refusal is shown
         in the dialog, which keeps what was typed."""
         from rap_core.export import check_target, export_source
+        from tui.screens.modals import ConfirmScreen, ExportScreen
 
         dialog, choice = self.screen, message.choice
         if not isinstance(dialog, ExportScreen):
@@ -101,6 +108,8 @@ class ExportFlow:
     def _exported(self, dialog: ExportScreen, result) -> None:
         if self.screen is dialog:
             dialog.dismiss(None)
+        from tui.screens.modals import MessageScreen
+
         self.push_screen(MessageScreen("Exported", export_summary(result)))
 
 

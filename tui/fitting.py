@@ -25,7 +25,6 @@ from textual import work
 
 from rap_core.errors import FitCancelled, RapError
 from tui.panes import warm
-from tui.screens.modals import FitOptionsScreen
 
 
 class FitFlow:
@@ -157,6 +156,8 @@ class FitFlow:
             self.refresh_bindings()
             self._status()
             self._refit(params)
+
+        from tui.screens.modals import FitOptionsScreen
 
         self.push_screen(FitOptionsScreen(self.params or FitParams()), chosen)
 

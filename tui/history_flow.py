@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rap_core.errors import RapError
-from tui.screens.modals import short_path
+from tui.paths import short_path
 
 
 class HistoryFlow:

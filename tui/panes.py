@@ -20,15 +20,30 @@ from collections.abc import Awaitable, Callable
 from textual.css.query import NoMatches
 from textual.widget import MountError, Widget
 
-from tui.widgets.evaluate_pane import EvaluatePane
-from tui.widgets.prior_pane import PriorPane
-from tui.widgets.ranges_pane import RangesPane
 from tui.widgets.rules_pane import CURVE_K, RulesPane
 
 ORDER = ("ranges", "rules", "prior", "evaluate")  # left to right, as in the wide layout
 PREFETCH = ("prior", "evaluate")  # mounted in the background after the rule's first frame
-KINDS: dict[str, type[Widget]] = {"ranges": RangesPane, "rules": RulesPane,
-                                  "prior": PriorPane, "evaluate": EvaluatePane}
+
+
+def pane_class(name: str) -> type[Widget]:
+    """The pane's widget class, imported when first needed: the hidden panes' modules (the
+    ranges table, the heatmap and its palette, the pair statistics) are start-up time too."""
+    if name == "rules":
+        return RulesPane
+    if name == "ranges":
+        from tui.widgets.ranges_pane import RangesPane
+
+        return RangesPane
+    if name == "prior":
+        from tui.widgets.prior_pane import PriorPane
+
+        return PriorPane
+    if name == "evaluate":
+        from tui.widgets.evaluate_pane import EvaluatePane
+
+        return EvaluatePane
+    raise KeyError(name)
 
 
 def warm(studio) -> None:
@@ -53,7 +68,7 @@ class Panes:
 
     def first(self, name: str) -> Widget:
         """The pane composed with the app (not mounted through `ensure`)."""
-        pane = KINDS[name](id=f"{name}-pane")
+        pane = pane_class(name)(id=f"{name}-pane")
         self._mounted[name] = pane
         return pane
 
@@ -101,7 +116,7 @@ class Panes:
             if name in self._mounted:
                 continue
             self._ready[name] = ready = asyncio.Event()
-            pane = KINDS[name](id=f"{name}-pane")
+            pane = pane_class(name)(id=f"{name}-pane")
             pane.display = False  # the caller's layout pass decides what shows
             after = [self._mounted[n] for n in ORDER[ORDER.index(name) + 1:] if n in self._mounted]
             self._mounted[name] = pane

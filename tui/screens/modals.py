@@ -320,14 +320,3 @@ class ErrorScreen(Screen):
             yield Static(Text(self.message, style="bold red"), id="error-message")
             yield Static(Text(self.hint), id="error-hint")
             yield Label("q or ctrl+q: quit", classes="hint")
-
-
-def short_path(path: Path | str) -> str:
-    """A path for the screen: relative to the working directory or ~ when possible."""
-    p = Path(path)
-    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
-        try:
-            return prefix + str(p.resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
-    return str(p)
