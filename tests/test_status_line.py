@@ -43,9 +43,10 @@ def test_a_long_rule_sentence_is_cut_at_a_word_with_an_ellipsis():
 
     sentence = Text(", ".join(f"V{i}_t{i % 8} in [0.{i}1, 1.{i}9]" for i in range(60)))
     for width in (78, 118, 198):
-        shown = fit_lines(sentence, width, 3, Console(width=width)).plain.split("\n")
+        shown = [line.plain for line in fit_lines(sentence, width, 3, Console(width=width))]
         assert len(shown) == 3 and all(len(line) <= width for line in shown), width
         assert shown[-1].endswith(" …"), shown[-1]
         assert shown[-1][:-2].split()[-1] in sentence.plain.split(), "cut at a whole word"
-    short = fit_lines(Text("all of: V1_t0 ≥ 2"), 78, 3, Console(width=78)).plain
+    short = "\n".join(line.plain for line in fit_lines(Text("all of: V1_t0 ≥ 2"), 78, 3,
+                                                     Console(width=78)))
     assert short == "all of: V1_t0 ≥ 2", "a short sentence is left alone"

@@ -28,7 +28,7 @@ async def ready(app, pilot):
 
 def text_of(app, selector: str) -> str:
     widget = app.query_one(selector)
-    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+    return "\n".join(widget.render_line(y).text.rstrip() for y in range(widget.size.height))
 
 
 @pytest.fixture(scope="module")

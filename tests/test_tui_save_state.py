@@ -31,8 +31,8 @@ async def ready(app, pilot) -> None:
 def status(app):
     """The status line as drawn: its text, and whether it fits the line."""
     widget = app.query_one("#status")
-    text = widget.render()
-    return text.plain, text.cell_length <= widget.content_size.width
+    text = widget.text  # all of it: a line too wide would be drawn cut, ending in "…"
+    return text.plain, text.cell_len <= widget.content_size.width
 
 
 def messages(app) -> list[str]:

@@ -35,7 +35,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Static, Tab, Tabs
+from textual.widgets import Tab, Tabs
 
 from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
@@ -48,6 +48,7 @@ from tui.panes import Panes
 from tui.paths import short_path
 from tui.widgets.footer import Footer
 from tui.widgets.rules_pane import RulesPane
+from tui.widgets.text_lines import TextLines
 from tui.widgets.vote_table import VoteTable
 
 WIDE = 140
@@ -105,7 +106,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Vertical(id="main"):
-            yield Static("RAP Studio · loading…", id="status")
+            yield TextLines("RAP Studio · loading…", id="status")
             yield Tabs(Tab("1 Ranges", id="ranges"), Tab("2 Rules", id="rules"),
                        Tab("3 Prior", id="prior"), Tab("4 Evaluate", id="evaluate"),
                        active="rules", id="tabs")
@@ -377,12 +378,12 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
                 right.append(" · " + label.plain, style=label.style)
         elif self.session_access is not None and not self.session_access.writable:
             right.append(" · read-only", style="bold red")
-        status = self.query_one("#status", Static)
+        status = self.query_one("#status", TextLines)
         width = status.content_size.width or max(0, self.size.width - 2)
         status.update(status_text(
             name=None if d is None else d.name, rows=0 if d is None else d.n_rows,
             features=0 if d is None else d.n_features, fit=fit, fit_style=fit_style,
-            right=right, width=width), layout=False)
+            right=right, width=width))
 
     def _save_label(self, n_edits: int) -> Text | None:
         """What the session file holds, in a few words (None when there is nothing to say)."""

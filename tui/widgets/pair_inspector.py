@@ -16,9 +16,9 @@ import math
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import Static
 
 from rap_core.pair_stats import PairStats
+from tui.widgets.text_lines import TextLines
 
 _NAME = "cyan"
 _TERM = {"cpmi": "PMI", "pmi": "PMI", "phi": "φ"}
@@ -115,11 +115,11 @@ def reason_lines(stats: PairStats, single: bool) -> list[Text]:
     return [first, second]
 
 
-class PairInspector(Static):
+class PairInspector(TextLines):
     """Three lines explaining the prior's entry at the cursor."""
 
     def show(self, cell: CellInfo, stats: PairStats | None, scale: float) -> None:
         lines = [head_line(cell, stats, scale)]
         if stats is not None:
             lines += reason_lines(stats, cell.n_positions <= 1 and cell.n_pairs <= 1)
-        self.update(Text("\n").join(lines), layout=False)
+        self.update(lines)

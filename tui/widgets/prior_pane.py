@@ -15,12 +15,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Static
 
 from rap_core.pair_stats import pair_stats, strongest_pair
 from tui.widgets.heatmap import Heatmap, legend_text
 from tui.widgets.pair_inspector import CellInfo, PairInspector
 from tui.widgets.prior_axes import AxisView, LeftAxis, TopAxis, gutter_width
+from tui.widgets.text_lines import TextLines
 
 READING = {  # how to read the colours, per statistic (docs/PRIOR.md): (wide, narrow)
     "cpmi": ("red: the votes co-activate more among positives, blue: among negatives",
@@ -38,10 +38,9 @@ class PriorPane(Vertical):
         self._studio = None
         self._layout = None  # the rap_core Layout the heatmap shows (to keep the cursor on `l`)
         self._axes_shown = None  # (AxisView, labels) the axes were last drawn for
-        self._shown: dict[str, Text] = {}  # what each Static shows: an equal update is skipped
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="legend")
+        yield TextLines("", id="legend")
         yield TopAxis("", id="prior-top-axis")
         with Horizontal(id="prior-body"):
             yield LeftAxis("", id="prior-left-axis")
@@ -118,12 +117,8 @@ class PriorPane(Vertical):
         self._set("legend", text)
 
     def _set(self, name: str, text: Text) -> None:
-        """Update a Static unless it shows this already: every update costs a re-render and,
-        when it comes after the frame, a frame of its own (about 1 ms of layout each)."""
-        if self._shown.get(name) == text:
-            return
-        self._shown[name] = text
-        self.query_one(f"#{name}", Static).update(text, layout=False)
+        """Show `text` in #name: only its lines that changed repaint (tui.widgets.text_lines)."""
+        self.query_one(f"#{name}", TextLines).update(text)
 
     def on_resize(self) -> None:
         self._legend()

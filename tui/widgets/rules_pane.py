@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from tui.widgets.charts import JCurve
+from tui.widgets.text_lines import TextLines
 from tui.widgets.vote_table import VoteTable, header_line
 
 WHICH = ("fitted", "previous", "current")
@@ -23,12 +24,12 @@ MAX_SENTENCE = 400
 SENTENCE_LINES = 3  # the height of #rule-text in app.tcss
 
 
-def fit_lines(text: Text, width: int, lines: int, console) -> Text:
+def fit_lines(text: Text, width: int, lines: int, console) -> list[Text]:
     """`text` wrapped at word boundaries into at most `lines` lines of `width` cells; when it is
     longer, the last line ends at a whole word with " …" (the votes table lists every vote)."""
     wrapped = text.wrap(console, max(width, 8))
     if len(wrapped) <= lines:
-        return Text("\n").join(wrapped)
+        return list(wrapped)
     kept = list(wrapped[:lines])
     last = kept[-1]
     plain = last.plain.rstrip()
@@ -40,7 +41,7 @@ def fit_lines(text: Text, width: int, lines: int, console) -> Text:
     last.rstrip()
     last.append(" …", style="bold")
     kept[-1] = last
-    return Text("\n").join(kept)
+    return kept
 
 
 # The J curve's bars: one per column of the chart, so a prefix this long fills any terminal
@@ -49,7 +50,7 @@ def fit_lines(text: Text, width: int, lines: int, console) -> Text:
 CURVE_K = 256
 
 
-def metrics_table(metrics: dict, *, provisional: bool = False) -> Text:
+def metrics_lines(metrics: dict, *, provisional: bool = False) -> list[Text]:
     """J, AUC, TPR and FPR of the fitted, previous and current rule: held-out, then train.
 
     `metrics` maps (which, rows) -> RuleMetrics, rows "held_out" or "train". Held-out comes first
@@ -57,14 +58,14 @@ def metrics_table(metrics: dict, *, provisional: bool = False) -> Text:
     what the fit optimised. k (the votes) is one number per rule, shown once. Fixed-width text
     rather than a Rich Table: it repaints on every keypress, and a Table's layout pass costs more
     than the rest of the rules pane. 3 + 6 x 7 = 45 columns (room for a minus sign in every cell):
-it fits 80-column terminals beside the J-versus-k curve.
+    it fits 80-column terminals beside the J-versus-k curve.
     Before a fit has finished the first group is the provisional preview, and says so."""
-    text = Text()
     labels = [("provisional" if provisional and which == "fitted" else which) for which in WHICH]
-    text.append("   " + "".join(f"{label:>14}" for label in labels) + "\n", style="bold")
-    text.append("   " + "".join(f"{'held':>7}{'train':>7}" for _ in WHICH) + "\n", style="dim")
+    lines = [Text("   " + "".join(f"{label:>14}" for label in labels), style="bold"),
+             Text("   " + "".join(f"{'held':>7}{'train':>7}" for _ in WHICH), style="dim")]
     rows = (("J", "j"), ("AUC", "auc"), ("TPR", "tpr"), ("FPR", "fpr"))
     for label, attr in rows:
+        text = Text()
         text.append(f"{label:<3}", style="bold")
         for which in WHICH:
             for part in ("held_out", "train"):
@@ -73,13 +74,15 @@ it fits 80-column terminals beside the J-versus-k curve.
                 style = "bold" if which == "current" and part == "held_out" else (
                     "dim" if part == "train" else "")
                 text.append(f"{cell:>7}", style=style)
-        text.append("\n")
+        lines.append(text)
+    text = Text()
     text.append(f"{'k':<3}", style="bold")
     for which in WHICH:
         m = metrics.get((which, "held_out")) or metrics.get((which, "train"))
         text.append(f"{'–' if m is None else m.k:>7}{'':>7}",
                     style="bold" if which == "current" else "")
-    return text
+    lines.append(text)
+    return lines
 
 
 class RulesPane(Vertical):
@@ -91,12 +94,11 @@ class RulesPane(Vertical):
     def on_resize(self) -> None:
         if self._studio is not None:  # the sentence is wrapped for the width
             self._refresh_text(self._studio)
-        self._shown: dict[str, Text] = {}  # what each Static shows: an equal update is skipped
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="rule-text")
+        yield TextLines("", id="rule-text")
         with Horizontal(id="rule-stats"):
-            yield Static("", id="metrics")
+            yield TextLines("", id="metrics")
             yield JCurve("", id="jcurve")
         yield Static("", id="votes-header")
         yield VoteTable(id="votes")
@@ -137,19 +139,15 @@ class RulesPane(Vertical):
         lead = header[:-len(k_m)]
         head = Text.assemble((lead, "bold" if studio.fit is None or studio.fit.adopted
                               else "bold yellow"), (f"{k_m}: ", "cyan"), sentence)
-        box = self.query_one("#rule-text", Static)
+        box = self.query_one("#rule-text", TextLines)
         self._set("rule-text", fit_lines(head, box.content_size.width
                                          or max(20, self.size.width - 2),
                                          SENTENCE_LINES, self.app.console))
         parts = ("held_out", "train") if studio.has_held_out else ("train",)
         metrics = {(which, part): studio.metrics(which, part)
                    for which in WHICH for part in parts}
-        self._set("metrics", metrics_table(metrics, provisional=studio.fit is None))
+        self._set("metrics", metrics_lines(metrics, provisional=studio.fit is None))
 
-    def _set(self, name: str, text: Text) -> None:
-        """Update a Static unless it shows this already (a keypress that moves no metric
-        re-renders nothing there)."""
-        if self._shown.get(name) == text:
-            return
-        self._shown[name] = text
-        self.query_one(f"#{name}", Static).update(text, layout=False)
+    def _set(self, name: str, text: Text | list[Text]) -> None:
+        """Show `text` in #name: only its lines that changed repaint (tui.widgets.text_lines)."""
+        self.query_one(f"#{name}", TextLines).update(text)

@@ -1,0 +1,109 @@
+"""Lines of text an edit rewrites, drawn through the line API: only the changed lines repaint.
+
+The rule sentence, the metrics, the pair inspector and the prior's legend change on every
+keypress. As `Static`s, each update re-parsed and re-wrapped the whole text and Textual re-rendered
+every line of it in the next frame: at P = 512 that was about 4 ms of a 10 ms keypress
+(docs/benchmarks/tui.md). `TextLines.update` compares the new lines with the shown ones, forgets
+the strips of the lines that differ and refreshes just those screen lines; `render_line` renders a
+line once per width and serves it from the cache afterwards.
+
+A line never wraps: one that is wider than the widget is cut and ends in "…" (the callers wrap
+what should wrap, e.g. `rules_pane.fit_lines`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+_PLAIN = Style()  # never None: Textual's NO_COLOR filter needs a style
+
+
+class TextLines(Widget):
+    """Shows a multi-line rich `Text`; `update` repaints only the lines that changed."""
+
+    DEFAULT_CSS = """
+    TextLines {
+        height: auto;
+    }
+    """
+
+    def __init__(self, text: Text | str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._lines: list[Text] = []
+        # (line, width) -> (the widget's style it was drawn with, the drawn line)
+        self._strips: dict[tuple[int, int], tuple[Style, Strip]] = {}
+        self.update(text)
+
+    @property
+    def text(self) -> Text:
+        """What it shows (the lines joined), e.g. for tests and screen readers."""
+        return Text("\n").join(self._lines)
+
+    @property
+    def plain(self) -> str:
+        return "\n".join(line.plain for line in self._lines)
+
+    def update(self, text: Text | str | Sequence[Text]) -> None:
+        """Show `text` (or these lines); repaint only the lines that differ from what is shown.
+        Callers that build lines pass them as a list: splitting a Text costs more than the
+        rest of an update."""
+        if isinstance(text, str):
+            text = Text(text)
+        if isinstance(text, Text):
+            lines = ([text] if "\n" not in text.plain else
+                     text.split("\n", allow_blank=True)) if text.plain else []
+        else:
+            lines = list(text)
+        old, self._lines = self._lines, lines
+        if len(lines) != len(old):
+            self._strips.clear()
+            self.refresh(layout=self.styles.height is None or self.styles.height.is_auto)
+            return
+        changed = [y for y, (before, after) in enumerate(zip(old, lines, strict=True))
+                   if before != after or before.style != after.style]  # == ignores .style
+        if not changed:
+            return
+        for key in [key for key in self._strips if key[0] in changed]:
+            del self._strips[key]
+        if self.is_mounted:
+            width = self.size.width
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
+
+    def render(self) -> Text:
+        """The whole text (Textual paints through `render_line`; this is for readers)."""
+        return self.text
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._lines)
+
+    def get_content_width(self, container, viewport) -> int:
+        return max((line.cell_len for line in self._lines), default=0)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style  # the widget's colour and background (CSS, the theme)
+        if y >= len(self._lines):
+            return Strip.blank(width, base)
+        key = (y, width)
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] == base:
+            return cached[1]
+        line = self._lines[y].copy()
+        line.end = ""
+        if line.cell_len > width:
+            line.truncate(width, overflow="ellipsis")
+        console = self.app.console
+        segments = [segment if segment.style is not None else segment._replace(style=_PLAIN)
+                    for segment in line.render(console)]
+        strip = Strip(segments, line.cell_len)
+        if line.style:  # Text.render leaves the text's own base style out: under its spans
+            strip = strip.apply_style(console.get_style(line.style, default=_PLAIN))
+        strip = strip.adjust_cell_length(width).apply_style(base)
+        self._strips[key] = (base, strip)
+        return strip
