@@ -316,7 +316,8 @@ def startup(runs: int, data: str | None = None, before: str | None = None) -> di
     if data:
         modes["data"] = [str(Path(data).resolve())]
     out: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
-    env = {"TEXTUAL_ANIMATIONS": "none", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    env = {"TEXTUAL_ANIMATIONS": "none", "PATH": "/usr/bin:/bin", "HOME": str(Path.home()),
+           "TEXTUAL_COLOR_SYSTEM": os.environ.get("TEXTUAL_COLOR_SYSTEM", "truecolor")}
     if os.environ.get("XDG_CACHE_HOME"):
         env["XDG_CACHE_HOME"] = os.environ["XDG_CACHE_HOME"]
     for run in range(runs + (1 if data else 0)):
@@ -418,7 +419,14 @@ def main() -> None:
     parser.add_argument("--table", help="ROWSxCOLS: time opening such a CSV, parsed vs cached")
     parser.add_argument("--load", type=int, default=0,
                         help="busy-loop processes running while keypresses are timed")
+    parser.add_argument("--colours", default="truecolor",
+                        choices=["truecolor", "256", "standard"],
+                        help="the terminal's colour system (default truecolor, as tmux/ssh on a "
+                             "modern terminal; 'standard' = 16 colours: the glyph heatmap). "
+                             "Before this option the shell's TERM decided: TERM=xterm measured "
+                             "the glyph heatmap")
     args = parser.parse_args()
+    os.environ["TEXTUAL_COLOR_SYSTEM"] = args.colours  # read by Textual when an app starts
     size = tuple(int(v) for v in args.terminal.split("x"))
     runs = [(p, None) for p in args.sizes]
     if args.fitted:
@@ -439,7 +447,8 @@ def main() -> None:
               f"p50 {r['p50_ms']:.1f} ms  p99 {r['p99_ms']:.1f} ms  max {r['max_ms']:.1f} ms; "
               f"app work p50 {r['work_p50_ms']:.1f} ms  p99 {r['work_p99_ms']:.1f} ms "
               f"({r['edits']} edits; studio build {r['studio_build_s']:.1f} s; "
-              f"TEXTUAL_FPS={os.environ.get('TEXTUAL_FPS', '60')}; {args.load} busy loops, "
+              f"TEXTUAL_FPS={os.environ.get('TEXTUAL_FPS', '60')}; {args.colours} colours; "
+              f"{args.load} busy loops, "
               f"load average {load:.1f} on {os.cpu_count()} cores)")
         if r.get("bursts"):
             print(f"        held key: {r['burst_keys']} presses at once -> all applied, "
