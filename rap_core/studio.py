@@ -421,6 +421,17 @@ class Studio:
             self._j_curve_held_out = cached = _held_out_curve(self.fit, self._engine.held_out, n)
         return cached[:n].copy()
 
+    def has_j_curve(self, length: int | None = None) -> bool:
+        """Does `j_curve(length=length)` return at once (no rule to evaluate)? The app draws the
+        rule first and the held-out curve when it is computed (tui.app: a 1,000-feature fit's
+        256 bars took 0.15 s before the rule could be shown)."""
+        if self.j_curve_rows == "train":
+            return True
+        n = len(self.fit.j_curve) if length is None else min(max(int(length), 0),
+                                                             len(self.fit.j_curve))
+        cached = self._j_curve_held_out
+        return cached is not None and cached.size >= n
+
     @property
     def j_curve_rows(self) -> str:
         """Which rows `j_curve()` is measured on: "held_out" or "train"."""

@@ -77,6 +77,16 @@ def test_opening_a_fit_shows_its_rule(dataset, fit):
     assert studio.j_curve_rows == "held_out" and held.shape == (2,) and held[1] > 0.9
 
 
+def test_has_j_curve_says_whether_the_held_out_curve_is_computed(dataset, fit):
+    # The app draws the rule first and the held-out curve when it is computed: it asks this.
+    studio = Studio.from_fit(dataset, fit)
+    assert not studio.has_j_curve(1) and not studio.has_j_curve()
+    studio.j_curve(length=1)
+    assert studio.has_j_curve(1) and not studio.has_j_curve(2), "a prefix is not the curve"
+    studio.j_curve()
+    assert studio.has_j_curve() and studio.has_j_curve(10)
+
+
 def test_a_j_curve_prefix_is_the_start_of_the_whole_curve(dataset, fit):
     """A chart asks for the bars it can show; the prefix is the same numbers, and a longer
     request after a shorter one extends it."""

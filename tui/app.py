@@ -47,7 +47,7 @@ from tui.messages import EditRequested, ValueRequested
 from tui.panes import Panes
 from tui.paths import short_path
 from tui.widgets.footer import Footer
-from tui.widgets.rules_pane import RulesPane
+from tui.widgets.rules_pane import CURVE_K, RulesPane
 from tui.widgets.text_lines import TextLines
 from tui.widgets.vote_table import VoteTable
 
@@ -217,6 +217,9 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self._status()
         if self.focused is None:
             self.query_one(VoteTable).focus()
+        rules = self._panes.get("rules")
+        if rules is not None and not studio.has_j_curve(CURVE_K):
+            self._compute_curve(studio)  # after the rule: drawn when done
         # The hidden panes mount in the background, after the frame that shows this rule.
         painted = asyncio.Event()
         self.call_after_refresh(painted.set)
@@ -226,6 +229,18 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             # cyclic GC's reach, so a full collection during editing does not stall a keypress.
             gc.freeze()
         gc.enable()  # `rap-studio` pauses the collector for start-up (tui.__main__)
+
+    @work(thread=True, exclusive=True, group="curve")
+    def _compute_curve(self, studio) -> None:
+        """The held-out J curve (one rule evaluation per bar; read-only on the Studio's data,
+        so edits on the UI thread meanwhile are safe), then drawn if `studio` is still shown."""
+        studio.j_curve(length=CURVE_K)
+        self.call_from_thread(self._draw_curve, studio)
+
+    def _draw_curve(self, studio) -> None:
+        rules = self._panes.get("rules")
+        if studio is self.studio and rules is not None:
+            rules.show_curve(studio)
 
     def _load_pane(self, name: str, pane) -> None:
         """Hand a pane the current Studio (at install, or when it is mounted later)."""

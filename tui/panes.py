@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from textual.css.query import NoMatches
 from textual.widget import MountError, Widget
 
-from tui.widgets.rules_pane import CURVE_K, RulesPane
+from tui.widgets.rules_pane import RulesPane
 
 ORDER = ("ranges", "rules", "prior", "evaluate")  # left to right, as in the wide layout
 PREFETCH = ("prior", "evaluate")  # mounted in the background after the rule's first frame
@@ -47,10 +47,9 @@ def pane_class(name: str) -> type[Widget]:
 
 
 def warm(studio) -> None:
-    """Compute, on the loader thread, what the Rules pane reads first: the J-vs-k curve and the
-    metrics of the three rules (the Studio caches both). The UI thread then only formats them;
-    the curve alone took about 30 ms of the UI thread before the first editable frame."""
-    studio.j_curve(length=CURVE_K)
+    """Compute, on the loader thread, what the Rules pane reads first: the metrics of the three
+    rules (the Studio caches them), so the UI thread only formats them. The held-out J curve
+    is drawn once computed, after the rule (`RapStudioApp._draw_curve`)."""
     for which in ("fitted", "previous", "current"):
         for rows in (("held_out", "train") if studio.has_held_out else ("train",)):
             studio.metrics(which, rows)

@@ -114,6 +114,14 @@ class RulesPane(Vertical):
         table.set_rows(studio, self._order)
         self.query_one("#votes-header", Static).update(
             Text(header_line(table.name_width, table.range_width), style="bold"))
+        if studio.has_j_curve(CURVE_K):
+            self.show_curve(studio)
+        else:  # the app draws it once computed (a held-out rule evaluation per bar)
+            self.query_one(JCurve).update(Text("J vs k: computing…", style="dim"))
+        self._refresh_text(studio)
+
+    def show_curve(self, studio) -> None:
+        """Draw the J-versus-k chart of `studio`'s fit (its curve evaluated where needed)."""
         fit = studio.fit
         # The chosen k is marked only when the rule shown is that m-of-k rule.
         chosen = fit.k_chosen if fit is not None and fit.adopted else None
@@ -121,7 +129,6 @@ class RulesPane(Vertical):
         self.query_one(JCurve).show(studio.j_curve(length=CURVE_K), chosen,
                                     rows=studio.j_curve_rows, total=total,
                                     note=None if fit is None or fit.adopted else "not adopted")
-        self._refresh_text(studio)
 
     def update_rule(self, studio, change) -> None:
         """Repaint the rows of the votes `change` names, plus the sentence and metrics."""
