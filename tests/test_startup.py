@@ -50,3 +50,20 @@ def test_a_refused_argument_leaves_the_collector_on(capsys):
     assert main(["--cv", "0"]) == 2
     assert "rap-studio:" in capsys.readouterr().err
     assert gc.isenabled()
+
+
+def test_the_footer_shows_the_keys_once_the_rule_is_on_screen():
+    # Start-up holds the footer's key widgets back until the first rule is drawn (~10 ms of
+    # the UI thread on the way there); they must then appear, and list the editing keys.
+    from textual.widgets._footer import FooterKey
+
+    async def body():
+        app = build_app([], deterministic=True)
+        async with app.run_test(size=(100, 24)) as pilot:
+            await app.workers.wait_for_complete()
+            for _ in range(3):
+                await pilot.pause()
+            return [key.description for key in app.query(FooterKey)]
+
+    shown = asyncio.run(body())
+    assert len(shown) >= 5 and "Help" in shown and "Export" in shown, shown

@@ -53,8 +53,9 @@ from tui.widgets.vote_table import VoteTable
 
 WIDE = 140
 TABS = ("ranges", "rules", "prior", "evaluate")
-# `rap-studio` pauses the cyclic collector for start-up; it runs again once the first rule (or
-# an error) is on screen, or after this many seconds of a slow load at the latest.
+# Start-up holds back the cyclic collector (`rap-studio` pauses it) and the footer's keys; both
+# resume once the first rule (or an error) is on screen, or after this many seconds of a slow
+# load at the latest (RapStudioApp._start_up_done).
 START_UP_GC_S = 3.0
 DATA_HINT = ("Give a CSV/TSV/Parquet file with numeric feature columns and a 0/1 target column: "
              "rap-studio DATA --target COLUMN. With no DATA, rap-studio opens the bundled demo.")
@@ -113,7 +114,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             with Horizontal(id="panes"):
                 # The other panes are mounted when first shown (tui.panes): start-up time.
                 yield self._panes.first("rules")
-        yield Footer()
+        yield Footer(held=True)  # its keys appear with the first rule (_start_up_done)
 
     async def on_mount(self) -> None:
         self.query_one(Tabs).can_focus = False
@@ -121,7 +122,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self._event_loop = asyncio.get_running_loop()
         self.set_interval(0.3, self._watch_save_state)  # the writer thread saves in background
         self._ticker = self.set_interval(0.5, self._tick, pause=True)
-        self.set_timer(START_UP_GC_S, gc.enable)  # a slow load: the collector runs meanwhile
+        self.set_timer(START_UP_GC_S, self._start_up_done)  # a slow load: not held longer
         # The loader starts now, not after the first frame: its file reads and numpy work
         # overlap the shell's first paint (pandas is no longer imported: the parsed demo and
         # the parsed-data cache, issue 13).
@@ -228,7 +229,14 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             # The dataset, counts and widgets live as long as the app: move them out of the
             # cyclic GC's reach, so a full collection during editing does not stall a keypress.
             gc.freeze()
-        gc.enable()  # `rap-studio` pauses the collector for start-up (tui.__main__)
+        self._start_up_done()
+
+    def _start_up_done(self) -> None:
+        """The first rule (or an error) is on screen, or the load is slow: what start-up held
+        back resumes. The collector `rap-studio` paused (tui.__main__) runs again, and the
+        footer shows its keys after this frame."""
+        gc.enable()
+        self.call_after_refresh(self.query_one(Footer).release)
 
     @work(thread=True, exclusive=True, group="curve")
     def _compute_curve(self, studio) -> None:
@@ -257,7 +265,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
 
     def _show_error(self, message: str) -> None:
         self.state = "error"
-        gc.enable()
+        self._start_up_done()
         from tui.screens.modals import ErrorScreen
 
         self.push_screen(ErrorScreen(message, DATA_HINT))
