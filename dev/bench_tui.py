@@ -33,7 +33,9 @@ demo's rule is installed (state `ready`: on screen and taking edits; bundled fit
 run), "all panes idle" is when the workers are done (the hidden panes mounted, tui.panes) and
 the app is idle. All are reported as a ratio to the first paint of a minimal Textual app (a
 Static and a Footer) measured in the same run, interleaved run by run, so a loaded machine slows
-both sides alike: the issue's target is editable <= 1.6x that floor. --before CHECKOUT adds the
+both sides alike: the issue's target is editable <= 1.6x that floor. The same minimal app after
+`import numpy` is measured too: the floor for any app whose first editable frame needs numpy
+(the Studio's arrays). --before CHECKOUT adds the
 demo in another tree (e.g. `git archive main | tar -x -C /tmp/main`), interleaved too.
 With --data, the same is measured for that file (its fit must be cached: `rap rules DATA`); the
 first launch parses the file and fills the parsed-data cache, the median is over the later ones.
@@ -261,7 +263,9 @@ import time, sys
 t0 = time.perf_counter()
 import asyncio
 MODE = sys.argv[1]
-if MODE == "minimal":
+if MODE in ("minimal", "numpy"):
+    if MODE == "numpy":
+        import numpy  # the floor with the one import the core cannot do without
     from textual.app import App
     from textual.widgets import Footer, Static
     class Minimal(App):
@@ -294,7 +298,7 @@ Screen._compositor_refresh = _paint
 async def main():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        if MODE != "minimal":
+        if MODE not in ("minimal", "numpy"):
             while not editable and getattr(app, "state", "") != "error":
                 await asyncio.sleep(0.001)  # not pilot.pause: it would wait for idle
             if app.state == "error":
@@ -310,7 +314,7 @@ asyncio.run(main())
 def startup(runs: int, data: str | None = None, before: str | None = None) -> dict:
     """Median (first paint, editable) seconds per mode, minimal / studio (demo) / data, and
     `before`: the demo in another checkout (e.g. `git archive main`), interleaved in the run."""
-    modes = {"minimal": [], "studio": []}
+    modes = {"minimal": [], "numpy": [], "studio": []}
     if before:
         modes["before"] = []
     if data:
@@ -463,6 +467,10 @@ def main() -> None:
         s = startup(args.startup, args.data, args.before)
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         for mode, v in s.items():
+            if mode == "numpy":
+                print(f"start-up numpy   : the minimal app after `import numpy`: first paint "
+                      f"{v['first_paint_s']:.3f} s ({v['first_paint_x']:.2f}x)")
+                continue
             if mode == "minimal":
                 print(f"start-up minimal : first paint {v['first_paint_s']:.3f} s (1.00x), "
                       f"idle {v['settled_s']:.3f} s ({v['settled_x']:.2f}x) "
