@@ -134,3 +134,39 @@ def test_a_failed_write_shows_in_the_status_line(tmp_path, monkeypatch):
             assert isinstance(app.screen, ConfirmScreen)
 
     run(body())
+
+
+def test_the_status_line_is_worded_anew_when_the_terminal_widens():
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(app, pilot)
+            await pilot.press("plus")
+            await ready(app, pilot)
+            narrow, fits = status(app)
+            assert "3000×80" in narrow and fits, narrow
+            await pilot.resize_terminal(120, 30)
+            for _ in range(3):
+                await pilot.pause()
+            wide, fits = status(app)
+            assert "3000 rows · 80 features" in wide and fits, wide
+
+    asyncio.run(body())
+
+
+def test_widening_the_terminal_puts_the_prior_beside_the_rules():
+    # The resize handler read the app's size, still the old one: 80 -> 160 columns kept tabs.
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(app, pilot)
+            await pilot.resize_terminal(160, 40)
+            await ready(app, pilot)
+            assert app.query_one("#main").has_class("-wide")
+            assert app.query_one("PriorPane").display and app.query_one("RulesPane").display
+            await pilot.resize_terminal(100, 30)
+            await ready(app, pilot)
+            assert not app.query_one("#main").has_class("-wide")
+            assert not app.query_one("PriorPane").display
+
+    asyncio.run(body())

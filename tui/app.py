@@ -32,7 +32,7 @@ import threading
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Tab, Tabs
@@ -128,11 +128,15 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         # the parsed-data cache, issue 13).
         self._load()
 
-    async def on_resize(self) -> None:
-        await self._arrange()  # side by side at WIDE columns and more, tabs below
+    async def on_resize(self, event: events.Resize) -> None:
+        # The event's size: the app's own is still the old one while this runs, so widening
+        # from 80 to 160 columns kept the tabs layout (and the short status line) until the
+        # next resize.
+        await self._arrange(event.size.width)  # side by side at WIDE columns and more
 
-    async def _arrange(self) -> None:
-        wide = self.size.width >= WIDE
+    async def _arrange(self, width: int | None = None) -> None:
+        width = self.size.width if width is None else width
+        wide = width >= WIDE
         shown = {"prior", self._left} if wide else {self.active_tab}
         await self._panes.ensure(*(name for name in TABS if name in shown))
         self.query_one("#main").set_class(wide, "-wide")
@@ -140,7 +144,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             pane = self._panes.get(name)
             if pane is not None:
                 pane.display = name in shown
-        self._status()  # the status line fits its width anew
+        self._status(width)  # the status line fits its width anew
 
     async def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         tab_id = event.tab.id or "rules"
@@ -373,7 +377,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self._status()
 
     # -- status -----------------------------------------------------------------------------
-    def _status(self) -> None:
+    def _status(self, width: int | None = None) -> None:
         """Rewrite the status line for the current width (tui.status_line: the save state is
         never cut; the data's description shortens first)."""
         from tui.status_line import status_text
@@ -402,7 +406,9 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         elif self.session_access is not None and not self.session_access.writable:
             right.append(" · read-only", style="bold red")
         status = self.query_one("#status", TextLines)
-        width = status.content_size.width or max(0, self.size.width - 2)
+        # The line spans the screen, padding 1 each side (app.tcss); `width`: the screen's
+        # new width during a resize, before the widgets have it.
+        width = max(0, (self.size.width if width is None else width) - 2)
         status.update(status_text(
             name=None if d is None else d.name, rows=0 if d is None else d.n_rows,
             features=0 if d is None else d.n_features, fit=fit, fit_style=fit_style,
