@@ -275,14 +275,18 @@ if MODE in ("minimal", "numpy"):
 else:
     sys.path.insert(0, sys.argv[2])
     argv = sys.argv[3:4]
-    try:  # what `rap-studio ARGV` runs: parse, validate, construct (tui.__main__.main)
+    try:  # what `rap-studio ARGV` runs: prepare the process, parse, validate, construct
         from tui.__main__ import build_app
     except ImportError:  # an older checkout (--before)
         from tui.app import RapStudioApp
         app = RapStudioApp(argv[0] if argv else None, deterministic=True)
     else:
-        import gc
-        gc.disable()  # as main() does: the app re-enables the collector
+        try:
+            from tui.__main__ import start_up
+        except ImportError:  # a checkout from before start_up(): main() paused the collector
+            import gc
+            start_up = gc.disable
+        start_up()
         app = build_app(argv, deterministic=True)
 first, editable = [], []
 from textual.screen import Screen

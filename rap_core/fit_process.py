@@ -39,6 +39,7 @@ from pathlib import Path
 from rap_core.child_guard import child_env, die_with_parent
 from rap_core.errors import FitCancelled, RapError
 from rap_core.fit import Fit, FitParams, FitProgress, cached_fit, run_fit, store_fit
+from rap_core.threads import BLAS_THREAD_VARIABLES
 
 POLL_S = 0.1
 STOP_GRACE_S = 5.0
@@ -107,7 +108,7 @@ def run_fit_in_child(dataset, params: FitParams | None = None, *, progress=None,
 # by process (its CV workers), and OpenBLAS's spinning threads on busy cores turned a 20,000 x
 # 2,000 fista fit from 11 s into > 120 s at load 7; with one thread it took 22 s at that load, and
 # 5,000 x 1,000 showed no difference (docs/BENCHMARKS.md, "Fit").
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# (the names: rap_core.threads, which `rap-studio` also uses to pin itself before numpy loads)
 
 
 def _child_env() -> dict:

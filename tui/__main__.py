@@ -81,14 +81,28 @@ def build_app(argv: list[str] | None = None, **options):
                         **options)
 
 
+def start_up() -> None:
+    """What `rap-studio` does before anything heavy is imported (the start-up bench too).
+
+    - Pause the cyclic collector: imports and the first screen allocate a great many objects
+      that live as long as the app, and the collections they set off cost ~40 ms before the
+      rule was editable (a fifth of it). The app turns it back on once the first rule is on
+      screen (and freezes what it holds: tui.app), or `main` does if the app never runs.
+    - One BLAS thread, set in the environment before numpy loads: no thread pool is started
+      (rap_core.threads).
+    """
+    import gc
+
+    from rap_core.threads import pin_before_numpy
+
+    gc.disable()
+    pin_before_numpy()
+
+
 def main(argv: list[str] | None = None) -> int:
     import gc
 
-    # Start-up allocates a million objects (imports, the first screen) that live as long as the
-    # app: the cyclic collections they trigger cost ~40 ms before the rule is editable (a fifth
-    # of it). The app re-enables the collector once the first rule is on screen (and freezes
-    # what it holds: tui.app), or at once here if it never runs.
-    gc.disable()
+    start_up()
     try:
         return _run(argv)
     finally:
