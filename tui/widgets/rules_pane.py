@@ -113,11 +113,11 @@ class RulesPane(Vertical):
         table = self.query_one(VoteTable)
         table.set_rows(studio, self._order)
         self.query_one("#votes-header", Static).update(
-            Text(header_line(table.name_width, table.range_width), style="bold"))
+            Text(header_line(table.name_width, table.range_width), style="bold"), layout=False)
         if studio.has_j_curve(CURVE_K):
             self.show_curve(studio)
         else:  # the app draws it once computed (a held-out rule evaluation per bar)
-            self.query_one(JCurve).update(Text("J vs k: computing…", style="dim"))
+            self.query_one(JCurve).update(Text("J vs k: computing…", style="dim"), layout=False)
         self._refresh_text(studio)
 
     def show_curve(self, studio) -> None:
