@@ -80,12 +80,9 @@ def bundled_entry_path() -> Path:
 
 
 def pandas_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from rap_core.versions import installed_version
 
-    try:
-        return version("pandas")
-    except PackageNotFoundError:
-        return "unknown"
+    return installed_version("pandas") or "unknown"
 
 
 def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *, cv: int = 3,

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -235,47 +233,16 @@ CancelFn = Callable[[], bool]
 
 
 def cutlass_version() -> str:
-    """The installed cutlass's version, from its package metadata: importing cutlass itself
-    costs start-up time the app spends before the bundled or cached fit can open, and so does
-    `importlib.metadata` (about 10 ms with what it imports), hence the direct read first."""
-    found = _dist_info_version("cutlass")
-    if found:
+    """The installed cutlass's version, from its package metadata (rap_core.versions): importing
+    cutlass itself costs start-up time the app spends before the bundled or cached fit opens."""
+    from rap_core.versions import installed_version
+
+    found = installed_version("cutlass")
+    if found is not None:
         return found
-    from importlib.metadata import PackageNotFoundError, version
+    import cutlass  # a source checkout on sys.path, with no metadata: ask the module
 
-    try:
-        return version("cutlass")
-    except PackageNotFoundError:  # a source checkout on sys.path: ask the module
-        import cutlass
-
-        return str(cutlass.__version__)
-
-
-def _dist_info_version(name: str) -> str | None:
-    """`Version:` from the first `<name>-<version>.dist-info/METADATA` on sys.path, in the
-    order `importlib.metadata` searches; None when there is none (an egg-info install, a
-    source checkout), and the caller asks importlib.metadata. Reads at most 64 KiB."""
-    prefix = name.lower().replace("-", "_") + "-"
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:  # not a directory (a zip), or gone
-            continue
-        for dist in names:
-            if not (dist.endswith(".dist-info") and dist.lower().startswith(prefix)):
-                continue
-            try:
-                with open(os.path.join(entry or ".", dist, "METADATA"), "rb") as handle:
-                    head = handle.read(65536).decode("utf-8", "replace")
-            except OSError:
-                continue
-            for line in head.splitlines():
-                if not line.strip():
-                    break  # the end of the headers
-                key, _, value = line.partition(":")
-                if key.strip().lower() == "version" and value.strip():
-                    return value.strip()
-    return None
+    return str(cutlass.__version__)
 
 
 def youden_j(y: np.ndarray, predicted: np.ndarray) -> float:

@@ -211,3 +211,27 @@ def test_prior_too_big_for_memory(small_frame, monkeypatch):
                                        r"20000x20000 prior, more than half the 16.0 GB "
                                        r"available; select fewer"):
         load_dataset_frame(frame)
+
+
+def test_the_fingerprint_is_the_hash_of_the_values_whatever_their_memory_layout():
+    # Hashed from the arrays' own buffers (no copies): a Fortran-ordered float32 table and its
+    # C-ordered float64 copy are the same data, so the same fingerprint, and it is the hash
+    # of the bytes the format has always hashed (sessions and cached fits are keyed on it).
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 7)).astype(np.float32)
+    y = (rng.random(40) < 0.3).astype(np.int64)
+    expected = hashlib.sha256(b"INDC\x1e" + "\x1f".join("abcdefg").encode() + b"\x1e"
+                              + X.astype(np.float64).tobytes() + y.astype(np.int8).tobytes())
+    fortran = dataset_module.fingerprint("INDC", list("abcdefg"), np.asfortranarray(X), y)
+    assert fortran == expected.hexdigest()
+    assert dataset_module.fingerprint("INDC", tuple("abcdefg"), X[:, :].copy(), y) == fortran
+
+
+def test_pandas_version_is_the_installed_metadatas_version():
+    from importlib.metadata import version
+
+    from rap_core.data_cache import pandas_version
+
+    assert pandas_version() == version("pandas")
