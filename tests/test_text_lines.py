@@ -80,3 +80,22 @@ def test_a_line_wider_than_the_widget_ends_in_an_ellipsis_and_spans_keep_their_s
         assert lines.render_line(3).text.strip() == "", "lines past the text are blank"
 
     run(body)
+
+
+def test_text_selected_with_the_mouse_is_highlighted_and_copied():
+    # As from a Static: the rule sentence and the metrics are worth copying.
+    from textual.geometry import Offset
+    from textual.selection import Selection
+
+    async def body(app, pilot, lines):
+        plain = lines.render_line(1)
+        app.screen.selections = {lines: Selection(Offset(4, 1), Offset(9, 1))}
+        await pilot.pause()
+        assert app.screen.get_selected_text() == "0.700"
+        selected = lines.render_line(1)
+        assert selected.text == plain.text and list(selected) != list(plain), "highlighted"
+        app.screen.selections = {}
+        await pilot.pause()
+        assert list(lines.render_line(1)) == list(plain), "the highlight goes with the selection"
+
+    run(body)

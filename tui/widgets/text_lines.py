@@ -8,7 +8,8 @@ the strips of the lines that differ and refreshes just those screen lines; `rend
 line once per width and serves it from the cache afterwards.
 
 A line never wraps: one that is wider than the widget is cut and ends in "…" (the callers wrap
-what should wrap, e.g. `rules_pane.fit_lines`).
+what should wrap, e.g. `rules_pane.fit_lines`). Text selected with the mouse is highlighted and
+copied as from a Static (the rule sentence is worth copying).
 """
 
 from __future__ import annotations
@@ -90,14 +91,20 @@ class TextLines(Widget):
         base = self.rich_style  # the widget's colour and background (CSS, the theme)
         if y >= len(self._lines):
             return Strip.blank(width, base)
+        selection = self.text_selection  # text selected with the mouse: drawn, not cached
+        span = selection.get_span(y) if selection is not None else None
         key = (y, width)
         cached = self._strips.get(key)
-        if cached is not None and cached[0] == base:
+        if span is None and cached is not None and cached[0] == base:
             return cached[1]
         line = self._lines[y].copy()
         line.end = ""
         if line.cell_len > width:
             line.truncate(width, overflow="ellipsis")
+        if span is not None:
+            start, end = span
+            line.stylize(self.screen.get_component_rich_style("screen--selection"), start,
+                         len(line) if end == -1 else end)
         console = self.app.console
         segments = [segment if segment.style is not None else segment._replace(style=_PLAIN)
                     for segment in line.render(console)]
@@ -105,5 +112,6 @@ class TextLines(Widget):
         if line.style:  # Text.render leaves the text's own base style out: under its spans
             strip = strip.apply_style(console.get_style(line.style, default=_PLAIN))
         strip = strip.adjust_cell_length(width).apply_style(base)
-        self._strips[key] = (base, strip)
+        if span is None:
+            self._strips[key] = (base, strip)
         return strip
