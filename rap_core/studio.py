@@ -413,8 +413,8 @@ class Studio:
         if self.fit is None:
             return np.zeros(0, dtype=np.float64)
         train = np.array(self.fit.j_curve, dtype=np.float64)
-        n = train.size if length is None else min(max(int(length), 0), train.size)
-        if rows == "train" or not self.has_held_out or self.fit.params.intercept != "mofk":
+        n = self._curve_length(length)
+        if rows == "train" or self.j_curve_rows == "train":
             return train[:n]
         cached = self._j_curve_held_out  # the longest prefix computed so far
         if cached is None or cached.size < n:
@@ -427,10 +427,13 @@ class Studio:
         256 bars took 0.15 s before the rule could be shown)."""
         if self.j_curve_rows == "train":
             return True
-        n = len(self.fit.j_curve) if length is None else min(max(int(length), 0),
-                                                             len(self.fit.j_curve))
         cached = self._j_curve_held_out
-        return cached is not None and cached.size >= n
+        return cached is not None and cached.size >= self._curve_length(length)
+
+    def _curve_length(self, length: int | None) -> int:
+        """How many bars `j_curve(length=length)` has: the fit's whole curve, or its prefix."""
+        total = len(self.fit.j_curve)
+        return total if length is None else min(max(int(length), 0), total)
 
     @property
     def j_curve_rows(self) -> str:
