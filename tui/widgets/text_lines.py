@@ -5,7 +5,7 @@ keypress. As `Static`s, each update re-parsed and re-wrapped the whole text and 
 every line of it in the next frame: at P = 512 that was about 4 ms of a 10 ms keypress
 (docs/benchmarks/tui.md). `TextLines.update` compares the new lines with the shown ones, forgets
 the strips of the lines that differ and refreshes just those screen lines; `render_line` renders a
-line once per width and serves it from the cache afterwards.
+line once (again after a resize or a theme change) and serves it from the cache afterwards.
 
 A line never wraps: one that is wider than the widget is cut and ends in "…" (the callers wrap
 what should wrap, e.g. `rules_pane.fit_lines`). Text selected with the mouse is highlighted and
@@ -37,18 +37,14 @@ class TextLines(Widget):
     def __init__(self, text: Text | str = "", **kwargs) -> None:
         super().__init__(**kwargs)
         self._lines: list[Text] = []
-        # (line, width) -> (the widget's style it was drawn with, the drawn line)
-        self._strips: dict[tuple[int, int], tuple[Style, Strip]] = {}
+        # line -> (the widget's style and width it was drawn for, the drawn line)
+        self._strips: dict[int, tuple[Style, int, Strip]] = {}
         self.update(text)
 
     @property
     def text(self) -> Text:
         """What it shows (the lines joined), e.g. for tests and screen readers."""
         return Text("\n").join(self._lines)
-
-    @property
-    def plain(self) -> str:
-        return "\n".join(line.plain for line in self._lines)
 
     def update(self, text: Text | str | Sequence[Text]) -> None:
         """Show `text` (or these lines); repaint only the lines that differ from what is shown.
@@ -70,8 +66,8 @@ class TextLines(Widget):
                    if before != after or before.style != after.style]  # == ignores .style
         if not changed:
             return
-        for key in [key for key in self._strips if key[0] in changed]:
-            del self._strips[key]
+        for y in changed:
+            self._strips.pop(y, None)
         if self.is_mounted:
             width = self.size.width
             self.refresh(*(Region(0, y, width, 1) for y in changed))
@@ -93,10 +89,9 @@ class TextLines(Widget):
             return Strip.blank(width, base)
         selection = self.text_selection  # text selected with the mouse: drawn, not cached
         span = selection.get_span(y) if selection is not None else None
-        key = (y, width)
-        cached = self._strips.get(key)
-        if span is None and cached is not None and cached[0] == base:
-            return cached[1]
+        cached = self._strips.get(y)
+        if span is None and cached is not None and cached[:2] == (base, width):
+            return cached[2]
         line = self._lines[y].copy()
         line.end = ""
         if line.cell_len > width:
@@ -113,5 +108,5 @@ class TextLines(Widget):
             strip = strip.apply_style(console.get_style(line.style, default=_PLAIN))
         strip = strip.adjust_cell_length(width).apply_style(base)
         if span is None:
-            self._strips[key] = (base, strip)
+            self._strips[y] = (base, width, strip)
         return strip
