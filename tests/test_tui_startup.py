@@ -14,12 +14,17 @@ from tui.app import RapStudioApp
 from tui.widgets.charts import j_curve_text
 
 
+async def ready(app, pilot) -> None:
+    """The loader and the fit done, and their results on screen."""
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def test_hidden_panes_mount_after_the_rule_or_with_their_tab():
     async def body():
         app = RapStudioApp(deterministic=True)
         async with app.run_test(size=(80, 24)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await ready(app, pilot)
             assert app.state == "ready"
             panes = {name: app.query_one(f"#{name}-pane")
                      for name in ("rules", "prior", "evaluate")}
@@ -41,8 +46,7 @@ def test_wide_terminal_starts_with_rules_and_prior_side_by_side():
     async def body():
         app = RapStudioApp(deterministic=True)
         async with app.run_test(size=(160, 40)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await ready(app, pilot)
             shown = [pane.id for pane in app.query("#panes > *") if pane.display]
             assert shown == ["rules-pane", "prior-pane"]
 
@@ -99,8 +103,7 @@ def test_the_collector_runs_again_once_the_rule_is_on_screen(paused_collector):
     async def body():
         app = build_app([], deterministic=True)
         async with app.run_test(size=(80, 24)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await ready(app, pilot)
             assert app.state == "ready"
             return gc.isenabled()
 
@@ -114,8 +117,7 @@ def test_the_collector_runs_again_after_an_error_screen(paused_collector, tmp_pa
     async def body():
         app = build_app([str(bad)], deterministic=True)
         async with app.run_test(size=(80, 24)) as pilot:
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await ready(app, pilot)
             assert app.state == "error"
             return gc.isenabled()
 
