@@ -35,7 +35,6 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Tab, Tabs
 
 from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
@@ -48,6 +47,7 @@ from tui.panes import Panes
 from tui.paths import short_path
 from tui.widgets.footer import Footer
 from tui.widgets.rules_pane import CURVE_K, RulesPane
+from tui.widgets.tab_bar import TabBar
 from tui.widgets.text_lines import TextLines
 from tui.widgets.vote_table import VoteTable
 
@@ -108,16 +108,14 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
     def compose(self) -> ComposeResult:
         with Vertical(id="main"):
             yield TextLines("RAP Studio · loading…", id="status")
-            yield Tabs(Tab("1 Ranges", id="ranges"), Tab("2 Rules", id="rules"),
-                       Tab("3 Prior", id="prior"), Tab("4 Evaluate", id="evaluate"),
-                       active="rules", id="tabs")
+            yield TabBar(("ranges", "1 Ranges"), ("rules", "2 Rules"), ("prior", "3 Prior"),
+                         ("evaluate", "4 Evaluate"), active="rules", id="tabs")
             with Horizontal(id="panes"):
                 # The other panes are mounted when first shown (tui.panes): start-up time.
                 yield self._panes.first("rules")
         yield Footer(held=True)  # its keys appear with the first rule (_start_up_done)
 
     async def on_mount(self) -> None:
-        self.query_one(Tabs).can_focus = False
         await self._arrange()
         self._event_loop = asyncio.get_running_loop()
         self.set_interval(0.3, self._watch_save_state)  # the writer thread saves in background
@@ -146,10 +144,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
                 pane.display = name in shown
         self._status(width)  # the status line fits its width anew
 
-    async def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        tab_id = event.tab.id or "rules"
-        if tab_id != self.active_tab:  # else action_show_tab has done it (and set the focus)
-            await self._activate(tab_id)
+    async def on_tab_bar_activated(self, event: TabBar.Activated) -> None:
+        await self.action_show_tab(event.tab_id)  # a click on a label
 
     async def _activate(self, tab_id: str) -> None:
         self.active_tab = tab_id
@@ -166,7 +162,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self.screen.set_focus(self.query_one("#range-filter"))
 
     async def action_show_tab(self, name: str) -> None:
-        self.query_one(Tabs).active = name
+        self.query_one(TabBar).active = name
         await self._activate(name)  # now, not when the message arrives: the next key goes there
 
     # -- loading and fitting -----------------------------------------------------------------
