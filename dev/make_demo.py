@@ -48,7 +48,7 @@ def write_parsed(frame) -> None:
     source = file_sha256(demo_path())
     key = data_key(source, dataset.target)
     write_bytes_atomic(bundled_entry_path(),
-                       entry_bytes(key, source, dataset, compress=True), inputs=[demo_path()])
+                       entry_bytes(key, source, dataset), inputs=[demo_path()])
     print(f"wrote {bundled_entry_path()} (fingerprint {dataset.sha256[:12]}…)")
 
 
