@@ -21,6 +21,9 @@ Design choices:
 - User entries record the pandas version that parsed them and are re-parsed under another
   (a parser change must not be hidden by the cache). The bundled demo entry is exempt: its values
   have four decimals and `dev/make_demo.py` checks the parse against the generated table.
+- The entry also keeps the rows' split (rap_core.split), drawn once when the entry is written:
+  drawing it imports `numpy.random`, ~8 ms of every launch otherwise. It is checked
+  (`split.stored_split`: a partition of the rows with the stratified sizes) like the rest.
 - The per-run checks that depend on arguments (`cv` folds, memory for the prior) run on every
   load, cached or not, so the same bad input fails with the same line either way.
 """
@@ -51,9 +54,10 @@ from rap_core.dataset import (
 )
 from rap_core.errors import RapError
 
-FORMAT = 1  # bump when the parsing policy (rap_core.dataset) or this layout changes
-_MEMBERS = {"meta.npy", "features.npy", "X.npy", "y.npy", "notes.npy"}
-_META_KEYS = {"format", "key", "source_sha256", "target", "sha256", "pandas"}
+FORMAT = 2  # bump when the parsing policy (rap_core.dataset) or this layout changes
+_SPLIT = ("split_pool", "split_val", "split_test")  # the rows' split (rap_core.split), drawn once
+_MEMBERS = {f"{name}.npy" for name in ("meta", "features", "X", "y", "notes", *_SPLIT)}
+_META_KEYS = {"format", "key", "source_sha256", "target", "sha256", "pandas", "split_seed"}
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -115,14 +119,19 @@ def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *
 def entry_bytes(key: str, source_sha256: str, dataset: Dataset) -> bytes:
     """The entry's bytes: an uncompressed npz, so a launch reads the arrays without inflating
     them (the bundled demo's entry: 3 ms against 9 ms compressed, issue 13)."""
+    from rap_core.split import dataset_split
+
+    split = dataset_split(dataset)
     meta = {"format": FORMAT, "key": key, "source_sha256": source_sha256,
-            "target": dataset.target, "sha256": dataset.sha256, "pandas": pandas_version()}
+            "target": dataset.target, "sha256": dataset.sha256, "pandas": pandas_version(),
+            "split_seed": split.seed}
     buffer = io.BytesIO()
     np.savez(buffer, meta=np.array(json.dumps(meta, sort_keys=True)),
              features=np.array(dataset.features, dtype=str),
              X=np.ascontiguousarray(dataset.X, dtype=np.float64),
              y=np.ascontiguousarray(dataset.y, dtype=np.int8),
-             notes=np.array(dataset.notes, dtype=str))
+             notes=np.array(dataset.notes, dtype=str),
+             split_pool=split.pool, split_val=split.val, split_test=split.test)
     return buffer.getvalue()
 
 
@@ -156,16 +165,23 @@ def read_entry(entry: Path, key: str, file: Path, cv: int, *,
         return None
     if parts is None:
         return None
-    meta, features, X, y, notes = parts
+    meta, features, X, y, notes, split_rows = parts
     if meta["key"] != key or (check_pandas and meta["pandas"] != pandas_version()):
         return None
     target = meta["target"]
     if fingerprint(target, features, X, y) != meta["sha256"]:
         return None
+    from rap_core.split import remember_split, stored_split
+
+    split = stored_split(y, *split_rows, meta["split_seed"])
+    if split is None:
+        return None
     _check_folds(y, cv, file.name)
     _check_memory(len(features), file.name)
-    return Dataset(name=file.name, path=file, target=target, features=tuple(features), X=X, y=y,
-                   sha256=meta["sha256"], notes=tuple(notes))
+    dataset = Dataset(name=file.name, path=file, target=target, features=tuple(features), X=X,
+                      y=y, sha256=meta["sha256"], notes=tuple(notes))
+    remember_split(dataset, split)
+    return dataset
 
 
 def _read_members(entry: Path):
@@ -179,12 +195,15 @@ def _read_members(entry: Path):
     with np.load(entry, allow_pickle=False) as npz:
         meta_raw, features, X, y, notes = (npz[name] for name in
                                            ("meta", "features", "X", "y", "notes"))
+        split_rows = tuple(npz[name] for name in _SPLIT)
     if meta_raw.dtype.kind != "U" or meta_raw.ndim != 0:
         return None
     meta = json.loads(str(meta_raw))
     if not isinstance(meta, dict) or set(meta) != _META_KEYS or meta["format"] != FORMAT:
         return None
-    if not all(isinstance(meta[k], str) for k in _META_KEYS - {"format"}):
+    if not all(isinstance(meta[k], str) for k in _META_KEYS - {"format", "split_seed"}):
+        return None
+    if type(meta["split_seed"]) is not int:
         return None
     if features.dtype.kind != "U" or features.ndim != 1 or notes.dtype.kind != "U" \
             or notes.ndim != 1:
@@ -199,4 +218,5 @@ def _read_members(entry: Path):
         return None
     if not np.isfinite(X).all() or not np.isin(y, (0, 1)).all():
         return None
-    return meta, names, np.ascontiguousarray(X), np.ascontiguousarray(y), [str(n) for n in notes]
+    return (meta, names, np.ascontiguousarray(X), np.ascontiguousarray(y),
+            [str(n) for n in notes], split_rows)

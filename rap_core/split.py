@@ -52,6 +52,11 @@ class Split:
                          "test": int(self.test.size)}}
 
 
+def _held_out_sizes(n_rows: int) -> tuple[int, int]:
+    """(test, validation) rows taken from a class of `n_rows` rows."""
+    return int(round(TEST_SHARE * n_rows)), int(round(VAL_SHARE * n_rows))
+
+
 def make_split(y: np.ndarray, seed: int = SPLIT_SEED) -> Split:
     """Stratified: each class is shuffled and cut in the same proportions."""
     y = np.asarray(y)
@@ -59,8 +64,7 @@ def make_split(y: np.ndarray, seed: int = SPLIT_SEED) -> Split:
     parts = {"pool": [], "val": [], "test": []}
     for label in (0, 1):
         rows = rng.permutation(np.flatnonzero(y == label))
-        n_test = int(round(TEST_SHARE * rows.size))
-        n_val = int(round(VAL_SHARE * rows.size))
+        n_test, n_val = _held_out_sizes(rows.size)
         parts["test"].append(rows[:n_test])
         parts["val"].append(rows[n_test:n_test + n_val])
         parts["pool"].append(rows[n_test + n_val:])
@@ -109,6 +113,40 @@ def _memo(table: weakref.WeakKeyDictionary, dataset, make):
         found = make()
         table[dataset] = found
     return found
+
+
+def stored_split(y: np.ndarray, pool, val, test, seed) -> Split | None:
+    """A split kept with a dataset's parsed table (rap_core.data_cache), or None when it cannot
+    be this data's split: not this module's seed, not a partition of the rows, or not the
+    stratified sizes. Kept because computing it imports `numpy.random` (~8 ms of a launch).
+
+    The draw order cannot be checked without drawing it again; like the table itself, the
+    entry is trusted only as far as these checks go (a random corruption fails them)."""
+    arrays = [np.asarray(a) for a in (pool, val, test)]
+    if seed != SPLIT_SEED or any(a.ndim != 1 or a.dtype.kind not in "iu" for a in arrays):
+        return None
+    rows = np.concatenate(arrays)
+    if rows.size != y.size or (rows.size and (rows.min() < 0 or rows.max() >= y.size)) \
+            or np.bincount(rows, minlength=y.size).max(initial=0) > 1:
+        return None
+    pool, val, test = (a.astype(np.intp, copy=False) for a in arrays)
+    for label in (0, 1):
+        n_test, n_val = _held_out_sizes(int(np.count_nonzero(y == label)))
+        if np.count_nonzero(y[test] == label) != n_test or \
+                np.count_nonzero(y[val] == label) != n_val:
+            return None
+    if np.any(np.diff(val) <= 0) or np.any(np.diff(test) <= 0):
+        return None  # kept sorted, as make_split returns them
+    return Split(pool=pool, val=val, test=test, seed=int(seed))
+
+
+def remember_split(dataset, split: Split) -> None:
+    """Use `split` as `dataset`'s split (one that `stored_split` accepted) instead of drawing
+    it."""
+    try:
+        _SPLITS[dataset] = split
+    except TypeError:  # not weak-referenceable (a stand-in dataset): drawn when needed
+        pass
 
 
 def dataset_split(dataset) -> Split:

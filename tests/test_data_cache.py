@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from rap_core.data_cache import (
 from rap_core.dataset import load_dataset
 from rap_core.demo import demo_fit_path, demo_path
 from rap_core.errors import RapError
+from rap_core.split import dataset_split, make_split
 
 
 def same(a, b) -> None:
@@ -114,7 +117,23 @@ CORRUPTIONS = {
     "pickled object": lambda entry: _tampered(entry, notes=np.array([{"a": 1}], dtype=object)),
     "extra member": lambda entry: _tampered(entry, extra=np.zeros(3)),
     "bad meta": lambda entry: _tampered(entry, meta=np.array("[1, 2]")),
+    "split rows repeated": lambda entry: _tampered(
+        entry, split_pool=np.load(entry)["split_pool"][[0] * 2 + list(range(2, 240))]),
+    "split rows out of range": lambda entry: _tampered(
+        entry, split_test=np.load(entry)["split_test"] + 1000),
+    "split not stratified": lambda entry: _moved_test_row(entry),
+    "split as floats": lambda entry: _tampered(
+        entry, split_val=np.load(entry)["split_val"].astype(np.float64)),
+    "another split seed": lambda entry: _tampered(entry, meta=np.array(
+        str(np.load(entry)["meta"]).replace('"split_seed": 7', '"split_seed": 8'))),
 }
+
+
+def _moved_test_row(entry) -> bytes:
+    """A valid partition whose sizes are no longer the stratified ones."""
+    npz = np.load(entry)
+    test = npz["split_test"]
+    return _tampered(entry, split_test=test[1:], split_pool=np.append(npz["split_pool"], test[0]))
 
 
 @pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
@@ -123,8 +142,40 @@ def test_a_corrupt_entry_is_discarded_and_replaced(small_csv, corruption):
     entry = user_entry(small_csv)
     entry.write_bytes(CORRUPTIONS[corruption](entry))
     same(load_dataset_cached(small_csv), expected)
-    same(data_cache.read_entry(entry, data_key(file_sha256(small_csv), "INDC"), small_csv, 3,
-                               check_pandas=True), expected)  # rewritten with a valid entry
+    reread = data_cache.read_entry(entry, data_key(file_sha256(small_csv), "INDC"), small_csv,
+                                   3, check_pandas=True)
+    same(reread, expected)  # rewritten with a valid entry
+    same_split(dataset_split(reread), make_split(reread.y))
+
+
+def same_split(a, b) -> None:
+    for part in ("pool", "val", "test"):
+        np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
+        assert getattr(a, part).dtype == getattr(b, part).dtype
+    assert a.seed == b.seed
+
+
+def test_a_cached_or_bundled_table_comes_with_its_split_as_drawn(small_csv):
+    """The split kept in the entry is the one `make_split` draws, pool order included, so a
+    cached open holds out the same rows as a fresh parse."""
+    load_dataset_cached(small_csv)  # writes the entry
+    for dataset in (load_dataset_cached(small_csv), load_dataset_cached(demo_path())):
+        same_split(dataset_split(dataset), make_split(dataset.y))
+
+
+def test_opening_the_demo_draws_no_split_so_numpy_random_is_not_imported():
+    """Drawing the split imports numpy.random (~8 ms of a launch, issue 13): the demo's entry
+    ships it, so the app's way in (data, fit, session, metrics) never draws it."""
+    code = ("import sys\n"
+            "from rap_core.opening import load_data, open_fitted, prepare\n"
+            "from tui.panes import warm\n"
+            "params, _ = prepare(None)\n"
+            "studio = open_fitted(load_data(None, target='INDC', cv=3), params, autosave=None)\n"
+            "warm(studio)\n"
+            "print('numpy.random' in sys.modules, studio.split.held_out.size)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0] == "False" and int(out[1]) > 0
 
 
 def test_an_entry_that_would_inflate_past_memory_is_not_read(small_csv, monkeypatch):
