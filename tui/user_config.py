@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +75,8 @@ def load_user_config(known_ids: set[str]) -> UserConfig:
                 config.theme = theme
     text = _read(keymap_path(), config.problems)
     if text is not None:
+        import tomllib  # only with a keymap file: start-up time (issue 13)
+
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
