@@ -53,6 +53,80 @@ def test_wide_terminal_starts_with_rules_and_prior_side_by_side():
     asyncio.run(body())
 
 
+@pytest.fixture
+def held_loader(monkeypatch):
+    """The data load waits until the test sets the returned event (at most 10 s)."""
+    import threading
+
+    from rap_core import opening
+
+    release = threading.Event()
+    load = opening.load_data
+
+    def slow_load(*args, **kwargs):
+        release.wait(10)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(opening, "load_data", slow_load)
+    return release
+
+
+def test_no_pane_is_laid_out_before_the_data_and_the_rules_pane_comes_with_it(held_loader):
+    """An empty Rules pane laid out and painted while the data loaded, then laid out again with
+    its rule, was ~28 ms of a ~330 ms start (issue 13): the panes mount with the Studio."""
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert app.state == "loading" and not app.query("#panes > *")
+            assert "loading" in app.query_one("#status").text.plain
+            held_loader.set()
+            await ready(app, pilot)
+            assert app.query_one("#rules-pane").display and app.focused.id == "votes"
+            await pilot.press("plus")
+            await pilot.pause()
+            assert len(app.studio.edits) == 1
+
+    asyncio.run(body())
+
+
+def test_a_tab_chosen_while_the_data_loads_is_the_one_shown_and_focused(held_loader):
+    """`3` before the data: the bar moves at once; the Prior pane mounts with the Studio and
+    takes the focus; the Rules pane mounts in the background, so `2` and an edit work after."""
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await pilot.press("3")  # no pane to focus yet: not an error
+            assert app.query_one("#tabs").active == "prior"
+            held_loader.set()
+            await ready(app, pilot)
+            assert app.query_one("#prior-pane").display and app.focused.id == "heatmap"
+            assert not app.query_one("#rules-pane").display  # prefetched, hidden
+            await pilot.press("2", "plus")
+            await pilot.pause()
+            assert app.query_one("#rules-pane").display and len(app.studio.edits) == 1
+
+    asyncio.run(body())
+
+
+def test_a_rules_command_from_the_palette_shows_the_rules_and_runs(held_loader):
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            held_loader.set()
+            await ready(app, pilot)
+            await pilot.press("3")
+            (command,) = [c for c in app.get_system_commands(app.screen)
+                          if c.title.lower().startswith("flip")]
+            await command.callback()
+            await pilot.pause()
+            assert app.query_one("#rules-pane").display and app.focused.id == "votes"
+            assert len(app.studio.edits) == 1
+
+    asyncio.run(body())
+
+
 def test_a_cut_j_curve_says_so():
     curve = np.linspace(0.1, 0.9, 40)
     assert "k=40…" in j_curve_text(curve, None, width=40, total=1000).plain

@@ -46,7 +46,7 @@ from tui.messages import EditRequested, ValueRequested
 from tui.panes import Panes
 from tui.paths import short_path
 from tui.widgets.footer import Footer
-from tui.widgets.rules_pane import CURVE_K, RulesPane
+from tui.widgets.rules_pane import CURVE_K
 from tui.widgets.tab_bar import TabBar
 from tui.widgets.text_lines import TextLines
 from tui.widgets.vote_table import VoteTable
@@ -110,9 +110,9 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             yield TextLines("RAP Studio · loading…", id="status")
             yield TabBar(("ranges", "1 Ranges"), ("rules", "2 Rules"), ("prior", "3 Prior"),
                          ("evaluate", "4 Evaluate"), active="rules", id="tabs")
-            with Horizontal(id="panes"):
-                # The other panes are mounted when first shown (tui.panes): start-up time.
-                yield self._panes.first("rules")
+            # The panes mount with the first Studio (`_install` -> `_arrange`, tui.panes): an
+            # empty pane laid out while the data loads would be laid out again with it.
+            yield Horizontal(id="panes")
         yield Footer(held=True)  # its keys appear with the first rule (_start_up_done)
 
     async def on_mount(self) -> None:
@@ -136,7 +136,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         width = self.size.width if width is None else width
         wide = width >= WIDE
         shown = {"prior", self._left} if wide else {self.active_tab}
-        await self._panes.ensure(*(name for name in TABS if name in shown))
+        if self.studio is not None:  # before the data, there is nothing to show in them
+            await self._panes.ensure(*(name for name in TABS if name in shown))
         self.query_one("#main").set_class(wide, "-wide")
         for name in TABS:
             pane = self._panes.get(name)
@@ -152,14 +153,20 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         if tab_id != "prior":
             self._left = tab_id
         await self._arrange()
+        self._focus_tab()
+
+    def _focus_tab(self) -> None:
+        """Focus what the active tab edits. Now, not deferred (Widget.focus is): keys typed
+        right after `1`/`2`/`3` go there. Before the data the panes are not mounted yet."""
         target = {"ranges": "RangesTable", "rules": "VoteTable", "prior": "Heatmap",
-                  "evaluate": "EvaluatePane"}[tab_id]  # by name: their modules load lazily
-        # Focus now (Widget.focus is deferred): keys typed right after `1`/`2`/`3` go there.
-        self.screen.set_focus(self.query_one(target))
+                  "evaluate": "EvaluatePane"}[self.active_tab]  # by name: modules load lazily
+        for widget in self.query(target):
+            self.screen.set_focus(widget)
 
     async def action_focus_filter(self) -> None:
         await self.action_show_tab("ranges")
-        self.screen.set_focus(self.query_one("#range-filter"))
+        for widget in self.query("#range-filter"):
+            self.screen.set_focus(widget)
 
     async def action_show_tab(self, name: str) -> None:
         self.query_one(TabBar).active = name
@@ -202,7 +209,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self.notify(access.notice, title="session", severity=severity, timeout=20)
         self._status()
 
-    def _install(self, studio, state: str, restored: int = 0) -> None:
+    async def _install(self, studio, state: str, restored: int = 0) -> None:
         self.studio = studio
         self.state = state
         self.refresh_bindings()
@@ -210,6 +217,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             pane = self._panes.get(name)
             if pane is not None:
                 self._load_pane(name, pane)
+        await self._arrange()  # the first Studio: the panes on screen mount now, with it
         if restored:
             self.restored = restored
             where = short_path(studio.session_path)
@@ -217,7 +225,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             self.notify(f"restored {restored} {edits} from {where}", title="session", timeout=8)
         self._status()
         if self.focused is None:
-            self.query_one(VoteTable).focus()
+            self._focus_tab()
         rules = self._panes.get("rules")
         if rules is not None and not studio.has_j_curve(CURVE_K):
             self._compute_curve(studio)  # after the rule: drawn when done
@@ -315,8 +323,9 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         prior = self._panes.get("prior")
         if change.prior_changed and prior is not None:
             prior.changed(change)
-        if change.rule_changed:
-            self.query_one(RulesPane).update_rule(self.studio, change)
+        rules = self._panes.get("rules")  # not mounted yet: loaded with the Studio when it is
+        if change.rule_changed and rules is not None:
+            rules.update_rule(self.studio, change)
             self._refresh_history()  # keys typed before `h` may land after it opened
         if self.deterministic:  # snapshots: show the settled save state, never "saving…"
             with contextlib.suppress(RapError):
@@ -388,6 +397,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         if self.state == "fitting" or (self.state in ("provisional", "loading")
                                        and self.fit_status):
             fit, fit_style = self._fit_status_text(), "yellow"
+        elif self.state == "loading":  # a big table takes seconds: say what is happening
+            fit, fit_style = "loading…", "dim"
         elif studio is not None and studio.fit is not None:
             n = len(studio.edits)
             k = len(studio.fitted_rule.votes())  # the votes shown, whatever the polish chose
@@ -456,10 +467,10 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
 
     def _palette_callback(self, action: Action):
         async def run() -> None:
-            if action.scope == "rules":  # the table whose key it is runs it
-                table = self.query_one(VoteTable)
-                table.focus()
-                await table.run_action(action.name)
+            if action.scope == "rules":  # the table whose key it is runs it, in view
+                await self.action_show_tab("rules")
+                for table in self.query(VoteTable):
+                    await table.run_action(action.name)
             else:
                 await self.run_action(action.name)
         return run
