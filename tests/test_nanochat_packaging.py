@@ -114,6 +114,10 @@ def test_a_built_wheel_holds_rap_nanochat_and_no_nanochat(tmp_path):
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"rap_core", "tui", "rap_nanochat"}
     assert "rap_nanochat/rap_prior.py" in names and "rap_nanochat/gpt.py" in names
+    # The README's main command installs this wheel (not the checkout): `rap-studio` on the demo
+    # needs its styles and the demo's data, parse and fit from the wheel alone.
+    assert {"tui/app.tcss", "rap_core/data/demo.csv.gz", "rap_core/data/demo.npz",
+            "rap_core/data/demo_fit.json"} <= set(names)
 
 
 def _rename_script():
