@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ["dev/bench_attention.py", "--T", "64", "--batch", "1", "--heads", "2", "--dim", "16",
      "--repeat", "1"],
     ["dev/bench_eval_step.py", "--positions", "17", "--steps", "2", "--repeats", "1"],
+    ["dev/bench_tui.py", "--sizes", "64", "--edits", "3", "--bursts", "1"],
 ], ids=lambda argv: Path(argv[0]).stem)
 def test_benchmark_script_runs(argv):
     result = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
