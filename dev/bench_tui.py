@@ -398,6 +398,18 @@ def table_open(shape: str, runs: int = 3) -> dict:
 _BUSY = "import time\nend = time.monotonic() + 600\nwhile time.monotonic() < end:\n    pass\n"
 
 
+def write_big(path: Path) -> None:
+    """The 5,000 x 1,000 table of `--data` / `--fitted` in docs/benchmarks/tui.md: bench_fit's
+    synthetic AND rule (40 variables x 25 lags, 3 true features), 4 decimals. Cache its fit once
+    with `rap rules CSV` before timing start-up or keypresses on it."""
+    sys.path.insert(0, str(ROOT / "dev"))
+    from bench_fit import synthetic
+
+    frame, truth = synthetic(5000, 40, 25, "and")
+    frame.round(4).to_csv(path, index=False)
+    print(f"wrote {path}: {frame.shape[0]} rows x {frame.shape[1] - 1} features, true {truth}")
+
+
 def busy_loops(n: int) -> list[subprocess.Popen]:
     """N CPU-bound processes, bounded in time; the caller stops them."""
     return [subprocess.Popen([sys.executable, "-c", _BUSY]) for _ in range(n)]
@@ -425,6 +437,8 @@ def main() -> None:
     parser.add_argument("--no-coalesce", action="store_true",
                         help="update the views after every edit (the behaviour before)")
     parser.add_argument("--table", help="ROWSxCOLS: time opening such a CSV, parsed vs cached")
+    parser.add_argument("--write-big", metavar="CSV",
+                        help="write the 5,000 x 1,000 table the big-data numbers use, then stop")
     parser.add_argument("--load", type=int, default=0,
                         help="busy-loop processes running while keypresses are timed")
     parser.add_argument("--colours", default="truecolor",
@@ -434,6 +448,9 @@ def main() -> None:
                              "Before this option the shell's TERM decided: TERM=xterm measured "
                              "the glyph heatmap")
     args = parser.parse_args()
+    if args.write_big:
+        write_big(Path(args.write_big))
+        return
     os.environ["TEXTUAL_COLOR_SYSTEM"] = args.colours  # read by Textual when an app starts
     size = tuple(int(v) for v in args.terminal.split("x"))
     runs = [(p, None) for p in args.sizes]
