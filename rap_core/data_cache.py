@@ -24,6 +24,8 @@ Design choices:
 - The entry also keeps the rows' split (rap_core.split), drawn once when the entry is written:
   drawing it imports `numpy.random`, ~8 ms of every launch otherwise. It is checked
   (`split.stored_split`: a partition of the rows with the stratified sizes) like the rest.
+- The user entries are bounded (BUDGET_BYTES, 2 GiB, or RAP_STUDIO_DATA_CACHE_MB): after a new
+  entry is written the least recently opened ones are deleted until the rest fit (`prune`).
 - The per-run checks that depend on arguments (`cv` folds, memory for the prior) run on every
   load, cached or not, so the same bad input fails with the same line either way.
 """
@@ -55,6 +57,10 @@ from rap_core.dataset import (
 from rap_core.errors import RapError
 
 FORMAT = 2  # bump when the parsing policy (rap_core.dataset) or this layout changes
+# The user entries together stay under this many bytes (an entry is about the table's size in
+# memory, 8 bytes a value: 40 MB for 5,000 x 1,000); the least recently opened go first.
+# RAP_STUDIO_DATA_CACHE_MB sets another budget.
+BUDGET_BYTES = 2 * 1024**3
 _SPLIT = ("split_pool", "split_val", "split_test")  # the rows' split (rap_core.split), drawn once
 _MEMBERS = {f"{name}.npy" for name in ("meta", "features", "X", "y", "notes", *_SPLIT)}
 _META_KEYS = {"format", "key", "source_sha256", "target", "sha256", "pandas", "split_seed"}
@@ -103,17 +109,58 @@ def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *
         raise RapError(f"{file}: cannot read it ({exc.strerror or exc})") from None
     key = data_key(source, target)
     user_entry = entry_path(key, cache_dir)
-    found = (read_entry(bundled_entry_path(), key, file, cv, check_pandas=False)
-             or read_entry(user_entry, key, file, cv, check_pandas=True))
+    found = read_entry(bundled_entry_path(), key, file, cv, check_pandas=False)
     if found is not None:
+        return found
+    found = read_entry(user_entry, key, file, cv, check_pandas=True)
+    if found is not None:
+        with contextlib.suppress(OSError):
+            os.utime(user_entry)  # recently opened: the last to be pruned
         return found
     dataset = load_dataset(file, target, cv=cv)
     with contextlib.suppress(OSError):
         after = os.stat(file)
         if (after.st_size, after.st_mtime_ns, after.st_ino) == \
                 (before.st_size, before.st_mtime_ns, before.st_ino):  # not rewritten meanwhile
-            write_entry(user_entry, key, source, dataset, inputs=[file])
+            if write_entry(user_entry, key, source, dataset, inputs=[file]) is not None:
+                prune(user_entry.parent, keep=user_entry)
     return dataset
+
+
+def budget_bytes(environ=os.environ) -> int:
+    """BUDGET_BYTES, or RAP_STUDIO_DATA_CACHE_MB when it is a whole number of megabytes."""
+    value = environ.get("RAP_STUDIO_DATA_CACHE_MB", "").strip()
+    return int(value) * 1024**2 if value.isdigit() else BUDGET_BYTES
+
+
+def prune(directory: Path, *, keep: Path, budget: int | None = None) -> list[Path]:
+    """Delete the least recently opened entries until those left hold at most `budget` bytes;
+    `keep` (the entry just written) stays. Without a limit the cache grew by a table's size for
+    every file, and every edited version of one, ever opened (entries of an older FORMAT too).
+    Only regular `*.npz` files directly in `directory` are considered: links, folders and other
+    names are left alone. Returns what was deleted; a file that cannot be deleted is skipped."""
+    budget = budget_bytes() if budget is None else budget
+    entries = []
+    try:
+        with os.scandir(directory) as found:
+            for entry in found:
+                if entry.name.endswith(".npz") and entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    entries.append((st.st_mtime_ns, st.st_size, Path(entry.path)))
+    except OSError:
+        return []
+    total = sum(size for _, size, _ in entries)
+    deleted = []
+    for _, size, path in sorted(entries):  # the least recently opened first
+        if total <= budget:
+            break
+        if path == keep:
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            total -= size
+            deleted.append(path)
+    return deleted
 
 
 def entry_bytes(key: str, source_sha256: str, dataset: Dataset) -> bytes:

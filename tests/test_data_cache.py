@@ -230,3 +230,61 @@ def test_entries_are_stored_uncompressed_so_a_launch_does_not_inflate_them(tmp_p
     for entry in (bundled_entry_path(), written):
         with zipfile.ZipFile(entry) as archive:
             assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_STORED}
+
+
+# -- the cache stays bounded -------------------------------------------------------------------
+
+
+def _csvs(tmp_path, small_frame, n: int) -> list:
+    """n different files (one value differs in each): n different entries."""
+    paths = []
+    for i in range(n):
+        frame = small_frame.copy()
+        frame.iloc[0, 0] = 100.0 + i
+        path = tmp_path / f"table{i}.csv"
+        frame.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def test_the_least_recently_opened_entries_go_when_the_cache_is_over_its_budget(
+        tmp_path, small_frame, monkeypatch):
+    a, b, c = _csvs(tmp_path, small_frame, 3)
+    load_dataset_cached(a)
+    size = user_entry(a).stat().st_size
+    monkeypatch.delenv("RAP_STUDIO_DATA_CACHE_MB", raising=False)
+    monkeypatch.setattr(data_cache, "BUDGET_BYTES", 2 * size + size // 2)  # room for two
+    load_dataset_cached(b)
+    os.utime(user_entry(a), ns=(1, 1))  # a: opened long ago
+    os.utime(user_entry(b), ns=(2, 2))
+    load_dataset_cached(a)  # a cache hit makes a the most recently opened
+    assert user_entry(a).stat().st_mtime_ns > 2
+    load_dataset_cached(c)  # over budget: b, the least recently opened, goes
+    assert user_entry(a).exists() and user_entry(c).exists() and not user_entry(b).exists()
+    same(load_dataset_cached(b), load_dataset(b))  # a pruned table is simply parsed again
+
+
+def test_pruning_keeps_the_new_entry_and_touches_nothing_but_entries(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    old, new = folder / "old.npz", folder / "new.npz"
+    for path in (old, new):
+        path.write_bytes(b"x" * 1000)
+    os.utime(old, ns=(1, 1))
+    other = folder / "notes.txt"
+    other.write_bytes(b"x" * 5000)
+    outside = tmp_path / "precious.npz"
+    outside.write_bytes(b"x" * 1000)
+    (folder / "link.npz").symlink_to(outside)
+    (folder / "dir.npz").mkdir()
+    assert data_cache.prune(folder, keep=new, budget=0) == [old]
+    assert new.exists() and other.exists() and outside.exists()
+    assert (folder / "link.npz").is_symlink() and (folder / "dir.npz").is_dir()
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("", data_cache.BUDGET_BYTES), ("512", 512 * 1024**2), ("0", 0),
+    ("lots", data_cache.BUDGET_BYTES), ("-5", data_cache.BUDGET_BYTES),
+])
+def test_the_budget_comes_from_the_environment_when_it_is_a_number_of_megabytes(value, expected):
+    assert data_cache.budget_bytes({"RAP_STUDIO_DATA_CACHE_MB": value}) == expected
