@@ -90,6 +90,39 @@ def test_no_pane_is_laid_out_before_the_data_and_the_rules_pane_comes_with_it(he
     asyncio.run(body())
 
 
+def test_the_rule_is_laid_out_once_however_long_its_pane_takes_to_mount(monkeypatch):
+    """Mounting a pane yields to the event loop, and Textual laid out and painted the screen
+    there, with the pane still empty, then again once it was loaded: a whole-screen layout and
+    paint for nothing on the way to the first rule (and a blank flash at a first tab switch).
+    `_arrange` batches the mount and the load. A slow mount makes the old way certain."""
+    from tui.widgets.rules_pane import RulesPane
+
+    async def slow_mount(self) -> None:
+        await asyncio.sleep(0.1)  # a mount that spans several of the screen's update ticks
+
+    monkeypatch.setattr(RulesPane, "on_mount", slow_mount, raising=False)
+    layouts: list[int] = []
+    original = RapStudioApp._install
+
+    async def install(self, *args, **kwargs):
+        seen = [0]
+        self.screen.screen_layout_refresh_signal.subscribe(
+            self.screen, lambda _screen: seen.__setitem__(0, seen[0] + 1))
+        await original(self, *args, **kwargs)
+        self.call_after_refresh(lambda: layouts.append(seen[0]))  # the rule's frame
+
+    monkeypatch.setattr(RapStudioApp, "_install", install)
+
+    async def body():
+        app = RapStudioApp(deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(app, pilot)
+            assert app.query_one("#votes").virtual_size.height == 80  # loaded, on screen
+
+    asyncio.run(body())
+    assert layouts == [1]
+
+
 def test_a_tab_chosen_while_the_data_loads_is_the_one_shown_and_focused(held_loader):
     """`3` before the data: the bar moves at once; the Prior pane mounts with the Studio and
     takes the focus; the Rules pane mounts in the background, so `2` and an edit work after."""

@@ -136,14 +136,18 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         width = self.size.width if width is None else width
         wide = width >= WIDE
         shown = {"prior", self._left} if wide else {self.active_tab}
-        if self.studio is not None:  # before the data, there is nothing to show in them
-            await self._panes.ensure(*(name for name in TABS if name in shown))
-        self.query_one("#main").set_class(wide, "-wide")
-        for name in TABS:
-            pane = self._panes.get(name)
-            if pane is not None:
-                pane.display = name in shown
-        self._status(width)  # the status line fits its width anew
+        # One frame for all of it: a pane's mount yields to the event loop, and Textual painted
+        # the new pane there, empty, before it was loaded (a layout and a paint of the whole
+        # screen more on the way to the first rule, and a blank flash at a first tab switch).
+        with self.batch_update():
+            if self.studio is not None:  # before the data, there is nothing to show in them
+                await self._panes.ensure(*(name for name in TABS if name in shown))
+            self.query_one("#main").set_class(wide, "-wide")
+            for name in TABS:
+                pane = self._panes.get(name)
+                if pane is not None:
+                    pane.display = name in shown
+            self._status(width)  # the status line fits its width anew
 
     async def on_tab_bar_activated(self, event: TabBar.Activated) -> None:
         await self.action_show_tab(event.tab_id)  # a click on a label
