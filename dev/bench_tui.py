@@ -218,7 +218,7 @@ async def keypress_latency(p: int, edits: int, size: tuple[int, int], bursts: in
     wide = size  # >= 140 columns: rules and prior on screen together
     try:
         async with app.run_test(size=wide) as pilot:
-            await app._install(studio, "ready")
+            app._install(studio, "ready")
             await pilot.pause()
             app.query_one("#votes").focus()
             await pilot.pause()

@@ -65,8 +65,8 @@ def test_the_held_out_curve_is_computed_off_the_ui_thread_after_the_rule(monkeyp
             events.append("curve on the UI thread" if main else "curve")
         return original_curve(self, rows, length)
 
-    async def install(self, studio, state, restored=0):
-        await original_install(self, studio, state, restored)
+    def install(self, studio, state, restored=0):
+        original_install(self, studio, state, restored)
         events.append(state)
 
     monkeypatch.setattr(Studio, "j_curve", curve)

@@ -71,61 +71,25 @@ def held_loader(monkeypatch):
     return release
 
 
-def test_no_pane_is_laid_out_before_the_data_and_the_rules_pane_comes_with_it(held_loader):
-    """An empty Rules pane laid out and painted while the data loaded, then laid out again with
-    its rule, was ~28 ms of a ~330 ms start (issue 13): the panes mount with the Studio."""
+def test_the_status_line_says_loading_until_the_rule_is_there(held_loader):
+    """A big table takes seconds to open: the line said only "RAP Studio" meanwhile."""
     async def body():
         app = RapStudioApp(deterministic=True)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
-            assert app.state == "loading" and not app.query("#panes > *")
-            assert "loading" in app.query_one("#status").text.plain
+            assert app.state == "loading"
+            assert "loading…" in app.query_one("#status").text.plain
             held_loader.set()
             await ready(app, pilot)
-            assert app.query_one("#rules-pane").display and app.focused.id == "votes"
-            await pilot.press("plus")
-            await pilot.pause()
-            assert len(app.studio.edits) == 1
+            status = app.query_one("#status").text.plain
+            assert "loading" not in status and "as fitted" in status
 
     asyncio.run(body())
-
-
-def test_the_rule_is_laid_out_once_however_long_its_pane_takes_to_mount(monkeypatch):
-    """Mounting a pane yields to the event loop, and Textual laid out and painted the screen
-    there, with the pane still empty, then again once it was loaded: a whole-screen layout and
-    paint for nothing on the way to the first rule (and a blank flash at a first tab switch).
-    `_arrange` batches the mount and the load. A slow mount makes the old way certain."""
-    from tui.widgets.rules_pane import RulesPane
-
-    async def slow_mount(self) -> None:
-        await asyncio.sleep(0.1)  # a mount that spans several of the screen's update ticks
-
-    monkeypatch.setattr(RulesPane, "on_mount", slow_mount, raising=False)
-    layouts: list[int] = []
-    original = RapStudioApp._install
-
-    async def install(self, *args, **kwargs):
-        seen = [0]
-        self.screen.screen_layout_refresh_signal.subscribe(
-            self.screen, lambda _screen: seen.__setitem__(0, seen[0] + 1))
-        await original(self, *args, **kwargs)
-        self.call_after_refresh(lambda: layouts.append(seen[0]))  # the rule's frame
-
-    monkeypatch.setattr(RapStudioApp, "_install", install)
-
-    async def body():
-        app = RapStudioApp(deterministic=True)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await ready(app, pilot)
-            assert app.query_one("#votes").virtual_size.height == 80  # loaded, on screen
-
-    asyncio.run(body())
-    assert layouts == [1]
 
 
 def test_a_tab_chosen_while_the_data_loads_is_the_one_shown_and_focused(held_loader):
-    """`3` before the data: the bar moves at once; the Prior pane mounts with the Studio and
-    takes the focus; the Rules pane mounts in the background, so `2` and an edit work after."""
+    """`3` before the data: the bar moves at once, the Prior pane shows and has the focus when
+    the Studio arrives, and `2` and an edit work after."""
     async def body():
         app = RapStudioApp(deterministic=True)
         async with app.run_test(size=(80, 24)) as pilot:
@@ -135,7 +99,7 @@ def test_a_tab_chosen_while_the_data_loads_is_the_one_shown_and_focused(held_loa
             held_loader.set()
             await ready(app, pilot)
             assert app.query_one("#prior-pane").display and app.focused.id == "heatmap"
-            assert not app.query_one("#rules-pane").display  # prefetched, hidden
+            assert not app.query_one("#rules-pane").display
             await pilot.press("2", "plus")
             await pilot.pause()
             assert app.query_one("#rules-pane").display and len(app.studio.edits) == 1

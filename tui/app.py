@@ -46,7 +46,7 @@ from tui.messages import EditRequested, ValueRequested
 from tui.panes import Panes
 from tui.paths import short_path
 from tui.widgets.footer import Footer
-from tui.widgets.rules_pane import CURVE_K
+from tui.widgets.rules_pane import CURVE_K, RulesPane
 from tui.widgets.tab_bar import TabBar
 from tui.widgets.text_lines import TextLines
 from tui.widgets.vote_table import VoteTable
@@ -110,9 +110,9 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             yield TextLines("RAP Studio · loading…", id="status")
             yield TabBar(("ranges", "1 Ranges"), ("rules", "2 Rules"), ("prior", "3 Prior"),
                          ("evaluate", "4 Evaluate"), active="rules", id="tabs")
-            # The panes mount with the first Studio (`_install` -> `_arrange`, tui.panes): an
-            # empty pane laid out while the data loads would be laid out again with it.
-            yield Horizontal(id="panes")
+            with Horizontal(id="panes"):
+                # The other panes are mounted when first shown (tui.panes): start-up time.
+                yield self._panes.first("rules")
         yield Footer(held=True)  # its keys appear with the first rule (_start_up_done)
 
     async def on_mount(self) -> None:
@@ -136,18 +136,13 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         width = self.size.width if width is None else width
         wide = width >= WIDE
         shown = {"prior", self._left} if wide else {self.active_tab}
-        # One frame for all of it: a pane's mount yields to the event loop, and Textual painted
-        # the new pane there, empty, before it was loaded (a layout and a paint of the whole
-        # screen more on the way to the first rule, and a blank flash at a first tab switch).
-        with self.batch_update():
-            if self.studio is not None:  # before the data, there is nothing to show in them
-                await self._panes.ensure(*(name for name in TABS if name in shown))
-            self.query_one("#main").set_class(wide, "-wide")
-            for name in TABS:
-                pane = self._panes.get(name)
-                if pane is not None:
-                    pane.display = name in shown
-            self._status(width)  # the status line fits its width anew
+        await self._panes.ensure(*(name for name in TABS if name in shown))
+        self.query_one("#main").set_class(wide, "-wide")
+        for name in TABS:
+            pane = self._panes.get(name)
+            if pane is not None:
+                pane.display = name in shown
+        self._status(width)  # the status line fits its width anew
 
     async def on_tab_bar_activated(self, event: TabBar.Activated) -> None:
         await self.action_show_tab(event.tab_id)  # a click on a label
@@ -157,20 +152,14 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         if tab_id != "prior":
             self._left = tab_id
         await self._arrange()
-        self._focus_tab()
-
-    def _focus_tab(self) -> None:
-        """Focus what the active tab edits. Now, not deferred (Widget.focus is): keys typed
-        right after `1`/`2`/`3` go there. Before the data the panes are not mounted yet."""
         target = {"ranges": "RangesTable", "rules": "VoteTable", "prior": "Heatmap",
-                  "evaluate": "EvaluatePane"}[self.active_tab]  # by name: modules load lazily
-        for widget in self.query(target):
-            self.screen.set_focus(widget)
+                  "evaluate": "EvaluatePane"}[tab_id]  # by name: their modules load lazily
+        # Focus now (Widget.focus is deferred): keys typed right after `1`/`2`/`3` go there.
+        self.screen.set_focus(self.query_one(target))
 
     async def action_focus_filter(self) -> None:
         await self.action_show_tab("ranges")
-        for widget in self.query("#range-filter"):
-            self.screen.set_focus(widget)
+        self.screen.set_focus(self.query_one("#range-filter"))
 
     async def action_show_tab(self, name: str) -> None:
         self.query_one(TabBar).active = name
@@ -213,7 +202,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self.notify(access.notice, title="session", severity=severity, timeout=20)
         self._status()
 
-    async def _install(self, studio, state: str, restored: int = 0) -> None:
+    def _install(self, studio, state: str, restored: int = 0) -> None:
         self.studio = studio
         self.state = state
         self.refresh_bindings()
@@ -221,7 +210,6 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             pane = self._panes.get(name)
             if pane is not None:
                 self._load_pane(name, pane)
-        await self._arrange()  # the first Studio: the panes on screen mount now, with it
         if restored:
             self.restored = restored
             where = short_path(studio.session_path)
@@ -229,7 +217,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             self.notify(f"restored {restored} {edits} from {where}", title="session", timeout=8)
         self._status()
         if self.focused is None:
-            self._focus_tab()
+            self.query_one(VoteTable).focus()
         rules = self._panes.get("rules")
         if rules is not None and not studio.has_j_curve(CURVE_K):
             self._compute_curve(studio)  # after the rule: drawn when done
@@ -327,9 +315,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         prior = self._panes.get("prior")
         if change.prior_changed and prior is not None:
             prior.changed(change)
-        rules = self._panes.get("rules")  # not mounted yet: loaded with the Studio when it is
-        if change.rule_changed and rules is not None:
-            rules.update_rule(self.studio, change)
+        if change.rule_changed:
+            self.query_one(RulesPane).update_rule(self.studio, change)
             self._refresh_history()  # keys typed before `h` may land after it opened
         if self.deterministic:  # snapshots: show the settled save state, never "saving…"
             with contextlib.suppress(RapError):
@@ -473,8 +460,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         async def run() -> None:
             if action.scope == "rules":  # the table whose key it is runs it, in view
                 await self.action_show_tab("rules")
-                for table in self.query(VoteTable):
-                    await table.run_action(action.name)
+                await self.query_one(VoteTable).run_action(action.name)
             else:
                 await self.run_action(action.name)
         return run

@@ -69,12 +69,12 @@ class FitFlow:
             message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
             self.call_from_thread(self._fit_failed, message)
 
-    async def _fitting(self, provisional, params, estimate: float, warning: str | None) -> None:
+    def _fitting(self, provisional, params, estimate: float, warning: str | None) -> None:
         self.params = params
         self.fit_phase = "starting"
         self._fit_started = time.monotonic()
         self._fit_estimate = estimate
-        await self._install(provisional, "fitting")
+        self._install(provisional, "fitting")
         if warning:
             self.notify(warning, title="slow fit", severity="warning", timeout=15)
         if not self.deterministic:  # snapshots: no clock on screen

@@ -4,12 +4,10 @@ At 80 columns only the Rules pane is on screen, at 140 the Prior beside it. Comp
 hidden panes (the ranges table with its filter `Input`, the evaluation pane with its 1 s timer)
 and loading them with the Studio cost about as much UI-thread time as the whole rest of the
 first screen: Textual parses each new widget class's CSS when its first instance registers, and
-styles and lays out every mounted widget, shown or not. So no pane is composed with the app: the
-panes on screen are mounted with the first Studio (an empty Rules pane laid out and painted
-while the data loaded, then laid out again with its rule, was ~28 ms of a ~330 ms start), each
-in its place in the tab order, so the side-by-side layout is unchanged; a hidden pane is mounted
-the first time it is shown, and the Rules, Prior and Evaluate panes are also mounted in the
-background after the rule's first frame (`prefetch`), so a later tab switch does not wait.
+styles and lays out every mounted widget, shown or not. So the app composes the Rules pane only;
+a pane is mounted (in its place in the tab order, so the side-by-side layout is unchanged) the
+first time it is shown; the Prior and Evaluate panes are also mounted in the background after
+the rule's first frame (`prefetch`), so a later tab switch does not wait for them.
 
 A pane that is mounted after the Studio was installed is loaded with it at once (`loader`).
 """
@@ -25,9 +23,7 @@ from textual.widget import MountError, Widget
 from tui.widgets.rules_pane import RulesPane
 
 ORDER = ("ranges", "rules", "prior", "evaluate")  # left to right, as in the wide layout
-# Mounted in the background after the first frame with a Studio (the Rules pane too: a user who
-# switched tabs while the data loaded has not mounted it, and edits and the palette need it).
-PREFETCH = ("rules", "prior", "evaluate")
+PREFETCH = ("prior", "evaluate")  # mounted in the background after the rule's first frame
 
 
 def pane_class(name: str) -> type[Widget]:
@@ -68,6 +64,12 @@ class Panes:
         self._loader = loader
         self._mounted: dict[str, Widget] = {}
         self._ready: dict[str, asyncio.Event] = {}  # set once a pane is composed and loaded
+
+    def first(self, name: str) -> Widget:
+        """The pane composed with the app (not mounted through `ensure`)."""
+        pane = pane_class(name)(id=f"{name}-pane")
+        self._mounted[name] = pane
+        return pane
 
     def get(self, name: str) -> Widget | None:
         """The pane if it is mounted and composed, else None (a Change for it needs no repaint:
