@@ -19,13 +19,15 @@ pandas or cutlass load (issue 13), and this module is imported at start-up.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from rap_core.studio import SAME, Studio
 
-__all__ = ["Fitting", "open_fitted", "load_data", "lock_session", "prepare"]
+__all__ = ["Fitting", "fork_session", "open_fitted", "load_data", "lock_session", "prepare",
+           "session_file", "session_stamp"]
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,40 @@ def load_data(path: str | Path | None, *, target: str, cv: int, cache: bool = Tr
     return load_dataset_cached(path, target=target, cv=cv)
 
 
+def session_file(dataset, session: str | Path | None) -> Path:
+    """The session file of `dataset`: `session`, or the data's default session when None."""
+    from rap_core.session import default_session_path
+
+    return Path(session) if session is not None else default_session_path(dataset.sha256)
+
+
+def session_stamp(path: str | Path) -> tuple[int, int, int] | None:
+    """(size, mtime, inode) of a session file, None when there is none: taken before a replay
+    and compared once the lock is held, it tells whether another instance saved in between."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
 def lock_session(dataset, session: str | Path | None):
     """Lock the session file for this process (`rap_core.session_lock.SessionAccess`): `session`,
     or the data's default session when None. Its `source` is replayed, its `path` (None when
     read-only) receives the autosaves, and its `notice` says what happened if another process
     holds the file."""
-    from rap_core.session import default_session_path
     from rap_core.session_lock import open_session
 
-    return open_session(session if session is not None else default_session_path(dataset.sha256))
+    return open_session(session_file(dataset, session))
+
+
+def fork_session(source: str | Path, why: str):
+    """A copy of the session `source` for this process's edits, with `why` in its notice
+    (`rap_core.session_lock.fork_session`): the lock was taken, but the file is not this
+    process's to write."""
+    from rap_core.session_lock import fork_session as fork
+
+    return fork(source, why)
 
 
 def open_fitted(dataset, params, *, session: str | Path | None = None,

@@ -207,6 +207,12 @@ def open_session(source: str | os.PathLike) -> SessionAccess:
     return SessionAccess("write", source, source, notice, lock)
 
 
+def fork_session(source: str | os.PathLike, why: str) -> SessionAccess:
+    """Edits go to a new copy of `source`, for `why` (said in the notice); read-only when not
+    even a copy can be written."""
+    return _fork(Path(source), why)
+
+
 def _fork(source: Path, why: str) -> SessionAccess:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     fork = source.with_name(f"{source.stem}.fork-{stamp}-{os.getpid()}{source.suffix or '.json'}")

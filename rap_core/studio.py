@@ -570,6 +570,18 @@ class Studio:
             return "failed", failure
         return ("saving" if self._writer.busy else "saved"), None
 
+    def autosave_to(self, path: str | os.PathLike | None) -> None:
+        """From now on edits autosave to `path` (None: nowhere); edits made while they had
+        nowhere to go are saved there at once. For a session replayed before its lock was taken
+        (the app shows the rule first): the lock decides the path afterwards."""
+        path = Path(path) if path is not None else None
+        if path is not None and _same_file(path, self.dataset.path):
+            raise RapError(f"session file {path} is the data file itself; autosaving there "
+                           f"would destroy the data; give another --session path")
+        self.session_path = path
+        if self._dirty:
+            self._autosave()
+
     def _autosave(self) -> None:
         if self.session_path is not None:
             self._writer.submit(self.session_path, self.session())

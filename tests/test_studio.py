@@ -14,7 +14,7 @@ import pytest
 from conftest import make_small_frame
 
 from rap_core.dataset import dataset_from_frame
-from rap_core.edits import Edit, flip
+from rap_core.edits import Edit, flip, nudge
 from rap_core.errors import RapError
 from rap_core.export import export_prior, export_source
 from rap_core.fit import Fit, FitParams, cutlass_version
@@ -367,3 +367,23 @@ def test_an_export_hashes_the_bias_once(dataset, fit, tmp_path, monkeypatch):
     result = export_prior(export_source(studio), tmp_path / "p.pt")
     assert len(calls) == 1 and result.bias_sha256 == real(
         rap_prior.load_prior(result.path)["bias"])
+
+
+def test_edits_made_before_there_is_a_session_file_are_saved_once_there_is(dataset, fit,
+                                                                           tmp_path):
+    """The app replays a session before its lock decides where edits go (tui.fitting)."""
+    studio = Studio.from_fit(dataset, fit, session_path=None)
+    feature = studio.rule.votes()[0][1]
+    studio.apply(nudge(studio.rule, feature, 0.5))
+    assert studio.save_state[0] == "unsaved"
+    path = tmp_path / "later.json"
+    studio.autosave_to(path)
+    studio.flush()
+    assert len(json.loads(path.read_text())["edits"]) == 1
+    data_file = tmp_path / "small.csv"
+    make_small_frame().to_csv(data_file, index=False)
+    on_file = Studio.from_fit(dataset_from_frame(make_small_frame(), path=data_file), fit,
+                              session_path=None)
+    with pytest.raises(RapError, match="is the data file itself"):
+        on_file.autosave_to(data_file)
+    assert on_file.session_path is None

@@ -170,3 +170,126 @@ def test_widening_the_terminal_puts_the_prior_beside_the_rules():
             assert not app.query_one("PriorPane").display
 
     asyncio.run(body())
+
+
+# -- the lock is taken after the first rule is on screen (tui.fitting._take_session) ----------
+
+
+@pytest.fixture
+def held_lock(monkeypatch):
+    """lock_session waits for the test: (release event, `before` hook run just before it locks)."""
+    import threading
+
+    from rap_core import opening
+
+    release = threading.Event()
+    before: list = []
+    lock = opening.lock_session
+
+    def slow_lock(dataset, session):
+        release.wait(10)
+        for hook in before:
+            hook()
+        return lock(dataset, session)
+
+    monkeypatch.setattr(opening, "lock_session", slow_lock)
+    return release, before
+
+
+def _saved_edits(path) -> int:
+    return len(json.loads(Path(path).read_text())["edits"])
+
+
+def test_the_rule_shows_before_the_lock_and_an_edit_made_meanwhile_is_saved(tmp_path, held_lock):
+    release, _ = held_lock
+    session = tmp_path / "s.json"
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=NARROW) as pilot:
+            for _ in range(200):  # bounded: the rule is drawn while the lock waits
+                await pilot.pause()
+                if app.state == "ready":
+                    break
+            assert app.state == "ready" and app.session_access is None
+            await pilot.press("plus")
+            await pilot.pause()
+            line, _ = status(app)
+            assert "read-only" not in line and "not saved" not in line, line
+            release.set()
+            await ready(app, pilot)
+            assert app.studio.session_path == session
+            app.studio.flush()
+            assert _saved_edits(session) == 1  # the edit made before the lock is on disk
+            assert "saved" in status(app)[0]
+
+    run(body())
+
+
+def test_a_session_saved_by_another_instance_before_the_lock_is_reopened_not_overwritten(
+        tmp_path, held_lock):
+    """Replay first, lock second: a RAP Studio that saved the file in between and quit must not
+    lose its last edit to this one's next autosave."""
+    release, before = held_lock
+    session = tmp_path / "s.json"
+
+    def other_instance_saves() -> None:  # between this app's replay and its lock
+        from rap_core.edits import nudge
+        from rap_core.opening import load_data, open_fitted, prepare
+
+        params, _ = prepare(None)
+        other = open_fitted(load_data(None, target="INDC", cv=3), params, session=session)
+        other.apply(nudge(other.rule, other.rule.votes()[0][1], 0.5))
+        other.flush()
+
+    before.append(other_instance_saves)
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=NARROW) as pilot:
+            release.set()
+            await ready(app, pilot)
+            assert len(app.studio.edits) == 1  # the other instance's edit, reopened
+            assert any("reopened with its edits" in m for m in messages(app)), messages(app)
+            await pilot.press("plus")
+            await pilot.pause()
+            app.studio.flush()
+
+    run(body())
+    assert _saved_edits(session) == 2  # theirs, then ours
+
+
+def test_edits_made_here_while_another_instance_saved_go_to_a_copy(tmp_path, held_lock):
+    release, before = held_lock
+    session = tmp_path / "s.json"
+
+    def other_instance_saves() -> None:
+        from rap_core.edits import nudge
+        from rap_core.opening import load_data, open_fitted, prepare
+
+        params, _ = prepare(None)
+        other = open_fitted(load_data(None, target="INDC", cv=3), params, session=session)
+        other.apply(nudge(other.rule, other.rule.votes()[0][1], 0.5))
+        other.flush()
+
+    before.append(other_instance_saves)
+
+    async def body():
+        app = RapStudioApp(session=session, deterministic=True)
+        async with app.run_test(size=NARROW) as pilot:
+            for _ in range(200):
+                await pilot.pause()
+                if app.state == "ready":
+                    break
+            await pilot.press("plus", "plus")  # made here before the lock is decided
+            await pilot.pause()
+            release.set()
+            await ready(app, pilot)
+            fork = app.studio.session_path
+            assert fork is not None and fork != session
+            app.studio.flush()
+            return fork
+
+    fork = run(body())
+    assert _saved_edits(session) == 1  # the other instance's file, as it left it
+    assert _saved_edits(fork) == 2  # ours, in the copy

@@ -1,7 +1,7 @@
 """RAP Studio: the Textual app. It holds no model logic: every domain call goes to `rap_core`,
 through the Studio facade and the opener (`rap_core.opening`), which `rap` uses too.
 
-Flow: a thread worker opens the data (`opening.prepare`, `load_data`, `lock_session`); a bundled
+Flow: a thread worker opens the data (`opening.prepare`, `load_data`); a bundled
 or cached fit opens at once, otherwise a provisional preview shows while cutlass fits in the same
 worker (`opening.open_fitted`; tui/fitting.py: progress in the status line, `escape` cancels,
 `ctrl+r` refits after a cancel or a failure). The fitted Studio then replaces the preview and
@@ -168,18 +168,13 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
     # -- loading and fitting -----------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")
     def _load(self) -> None:
-        from rap_core.opening import load_data, lock_session, prepare
+        from rap_core.opening import load_data, prepare
 
         try:
             # Before the data: a bad parameter costs a second, not a fit.
             params, backend_note = prepare(self.params, interactive=True)
             dataset = load_data(self.data_path, target=self.target, cv=params.cv)
             self.call_from_thread(self._dataset_loaded, dataset, backend_note)
-            # Once per app (a refit reuses it): the lock decides where edits autosave.
-            access = lock_session(dataset, self.session_arg)
-            self.session_access = access
-            if access.notice:
-                self.call_from_thread(self._session_notice, access)
         except RapError as exc:
             self.call_from_thread(self._show_error, str(exc))
             return
@@ -202,6 +197,20 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self.notify(access.notice, title="session", severity=severity, timeout=20)
         self._status()
 
+    def _session_decided(self, studio, access) -> None:
+        """The lock, taken after the first rule was drawn, says where `studio`'s edits go (edits
+        made meanwhile are saved there now)."""
+        self.session_access = access
+        try:
+            studio.autosave_to(access.path)
+            if self.deterministic:  # snapshots: the settled save state, never "saving…"
+                studio.flush(timeout=2.0)
+        except RapError as exc:
+            self.notify(str(exc), title="session", severity="error", timeout=20)
+        if access.notice:
+            self._session_notice(access)
+        self._status()
+
     def _install(self, studio, state: str, restored: int = 0) -> None:
         self.studio = studio
         self.state = state
@@ -212,7 +221,7 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
                 self._load_pane(name, pane)
         if restored:
             self.restored = restored
-            where = short_path(studio.session_path)
+            where = short_path(studio.session_source)
             edits = "edit" if restored == 1 else "edits"
             self.notify(f"restored {restored} {edits} from {where}", title="session", timeout=8)
         self._status()
@@ -414,6 +423,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
 
     def _save_label(self, n_edits: int) -> Text | None:
         """What the session file holds, in a few words (None when there is nothing to say)."""
+        if self.session_access is None:
+            return None  # the lock is being taken (tui.fitting): nothing is known yet
         state, _failure = self.studio.save_state
         self._shown_save = state
         if state == "unsaved":
@@ -521,6 +532,8 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             if self._edited and self.session_access is not None:
                 return (f"edits were not saved: session {short_path(self.session_access.source)} "
                         f"was open read-only")
+            if self._edited:
+                return "edits were not saved: the session file was still being opened"
             return None
         try:
             studio.flush(timeout)

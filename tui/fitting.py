@@ -47,20 +47,32 @@ class FitFlow:
         """Bundled/cached fit at once; else a provisional preview while cutlass fits (in this
         worker thread), all through `rap_core.opening.open_fitted`. A cancel or a failed fit
         leaves the preview and offers a refit."""
-        from rap_core.opening import open_fitted
+        from rap_core.opening import open_fitted, session_file, session_stamp
 
         def provisional(fitting) -> None:
             self.call_from_thread(self._fitting, fitting.preview, params, fitting.estimate_s,
                                   fitting.warning)
 
         try:
-            access = self.session_access  # opened (and locked) once by the load worker
-            studio = open_fitted(dataset, params, session=access.source, autosave=access.path,
+            access = self.session_access  # None until the first fitted rule is on screen
+            if access is None:  # replayed now, saved where the lock says once it is taken
+                session, autosave = session_file(dataset, self.session_arg), None
+                seen = session_stamp(session)
+            else:  # a refit: the lock was taken for the first one
+                session, autosave = access.source, access.path
+            studio = open_fitted(dataset, params, session=session, autosave=autosave,
                                  advice="tui", on_provisional=provisional,
                                  progress=self._progress_from_thread, cancel=self._cancel.is_set,
                                  fit_fn=self.fit_fn)
             warm(studio)  # here, not on the UI thread: what the first screen shows
             self.call_from_thread(self._install, studio, "ready", studio.restored_edits)
+            if access is None:
+                # After the rule's frame: taking the lock at once competed with that frame for
+                # the interpreter (it only moved the cost). Bounded: a lock is never left out.
+                painted = threading.Event()
+                self.call_from_thread(self.call_after_refresh, painted.set)
+                painted.wait(1.0)
+                self._take_session(dataset, params, studio, seen)
         except FitCancelled:
             self.call_from_thread(self._fit_cancelled)
         except RapError as exc:
@@ -68,6 +80,39 @@ class FitFlow:
         except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
             message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
             self.call_from_thread(self._fit_failed, message)
+
+    def _take_session(self, dataset, params, studio, seen) -> None:
+        """Lock the session, after the rule is on screen: filelock's import and the lock were
+        ~12 ms of a ~330 ms start (issue 13). The replay came first, so the lock checks that
+        nobody saved the file in between (a second RAP Studio that then quit). If someone did,
+        the session is opened again with their edits (`_session_changed`); nothing anyone
+        saved is written over."""
+        from rap_core.opening import lock_session, open_fitted, session_stamp
+
+        access = lock_session(dataset, self.session_arg)
+        if access.mode == "write" and session_stamp(access.source) != seen:
+            fresh = open_fitted(dataset, params, session=access.source, autosave=access.path,
+                                advice="tui", fit_fn=self.fit_fn)
+            warm(fresh)
+            self.call_from_thread(self._session_changed, studio, fresh, access)
+            return
+        self.call_from_thread(self._session_decided, studio, access)
+
+    def _session_changed(self, studio, fresh, access) -> None:
+        """On the UI thread, so no edit slips in between the check and the swap: show `fresh`
+        (the session as the other instance left it), or, if edits were made here meanwhile,
+        send them to a copy and leave the file as the other instance saved it."""
+        from rap_core.opening import fork_session
+
+        why = (f"{access.source.name} was saved by another RAP Studio while this one "
+               f"opened it")
+        if self._edited or self.studio is not studio:
+            access.release()
+            self._session_decided(studio, fork_session(access.source, why))
+            return
+        self.session_access = access
+        self._install(fresh, "ready", fresh.restored_edits)
+        self.notify(f"{why}: reopened with its edits", title="session", timeout=20)
 
     def _fitting(self, provisional, params, estimate: float, warning: str | None) -> None:
         self.params = params
