@@ -146,11 +146,8 @@ class Studio:
         self.rule = rule
         self.fitted_rule = rule
         self.previous_rule = rule
-        self.session_path = Path(session_path) if session_path is not None else None
+        self.session_path = _autosave_path(session_path, dataset)
         self.session_source = self.session_path  # the file edits were replayed from
-        if self.session_path is not None and _same_file(self.session_path, dataset.path):
-            raise RapError(f"session file {self.session_path} is the data file itself; autosaving "
-                           f"there would destroy the data; give another --session path")
         self.restored_edits = 0
         self._undo: list[_Entry] = []
         self._redo: list[tuple[Edit, Stamp]] = []  # the next edit to redo last
@@ -206,12 +203,7 @@ class Studio:
     def _restore(self, autosave: Path | None | str) -> None:
         path = self.session_path
         if autosave != SAME:
-            self.session_path = Path(autosave) if autosave is not None else None
-            if self.session_path is not None and _same_file(self.session_path,
-                                                            self.dataset.path):
-                raise RapError(f"session file {self.session_path} is the data file itself; "
-                               f"autosaving there would destroy the data; give another "
-                               f"--session path")
+            self.session_path = _autosave_path(autosave, self.dataset)
         if path is None or not path.exists():
             return
         session = load_session(path, self.dataset.features)
@@ -574,11 +566,7 @@ class Studio:
         """From now on edits autosave to `path` (None: nowhere); edits made while they had
         nowhere to go are saved there at once. For a session replayed before its lock was taken
         (the app shows the rule first): the lock decides the path afterwards."""
-        path = Path(path) if path is not None else None
-        if path is not None and _same_file(path, self.dataset.path):
-            raise RapError(f"session file {path} is the data file itself; autosaving there "
-                           f"would destroy the data; give another --session path")
-        self.session_path = path
+        self.session_path = _autosave_path(path, self.dataset)
         if self._dirty:
             self._autosave()
 
@@ -613,6 +601,18 @@ def _held_out_curve(fit, engine: MetricsEngine, length: int) -> np.ndarray:
         rule = Rule.make(fit.features, signs, weight, weight > 0, fit.K, float(m))
         out[k - 1] = engine.evaluate(rule).j
     return out
+
+
+def _autosave_path(path: str | os.PathLike | None, dataset) -> Path | None:
+    """`path` as a Path (None stays None), refused when it is the data file itself: autosaving
+    there would destroy the data."""
+    if path is None:
+        return None
+    path = Path(path)
+    if _same_file(path, dataset.path):
+        raise RapError(f"session file {path} is the data file itself; autosaving there would "
+                       f"destroy the data; give another --session path")
+    return path
 
 
 def _same_file(a: Path, b: Path | None) -> bool:
