@@ -85,9 +85,12 @@ class CoactivationCounts:
             # A big table (5,000 x 1,000: 100 ms on one core, a third of opening it): the two
             # classes' products run on two cores at once (BLAS releases the GIL; the app pins
             # BLAS to one thread per call, rap_core.threads).
-            positives = _in_background(_class_gram, ind, pos_rows)
-            gram_neg, sum_neg, n_neg = _class_gram(ind, neg_rows)
-            gram_pos, sum_pos, n_pos = positives()
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1, thread_name_prefix="rap-gram") as pool:
+                positives = pool.submit(_class_gram, ind, pos_rows)
+                gram_neg, sum_neg, n_neg = _class_gram(ind, neg_rows)
+                gram_pos, sum_pos, n_pos = positives.result()
         else:
             gram_pos, sum_pos, n_pos = _class_gram(ind, pos_rows)
             gram_neg, sum_neg, n_neg = _class_gram(ind, neg_rows)
@@ -111,32 +114,6 @@ _NOT_PM1 = "indicators must be +1 (inside the critical range) or -1 (outside)"
 
 
 _PARALLEL_WORK = 200 * 400 * 400  # rows x features^2 from which a second thread pays (~5 ms)
-
-
-def _in_background(fn, *args):
-    """Run fn(*args) on a thread now; the returned callable waits for it and gives its result
-    (or raises its exception)."""
-    import threading
-
-    out: list = []
-
-    def run() -> None:
-        try:
-            out.append((True, fn(*args)))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
-            out.append((False, exc))
-
-    thread = threading.Thread(target=run, name="rap-gram", daemon=True)
-    thread.start()
-
-    def result():
-        thread.join()
-        ok, value = out[0]
-        if not ok:
-            raise value
-        return value
-
-    return result
 
 
 def _class_gram(ind: np.ndarray, rows: np.ndarray):
