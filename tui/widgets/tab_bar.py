@@ -15,7 +15,6 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.geometry import Region
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -63,6 +62,7 @@ class TabBar(Widget):
                          "tab-bar--underline"}
     ALLOW_SELECT = False
 
+    # Reactives repaint the bar when they change.
     active: reactive[str] = reactive("")
     hovered: reactive[str | None] = reactive(None)
 
@@ -115,20 +115,13 @@ class TabBar(Widget):
         if span is None:
             return [Segment(BAR * width, plain)]
         start, end = span[0] + 1, span[1] - 1  # under the label, not its padding (as `Tabs`)
-        segments = [Segment(BAR * max(0, start - 1), plain)]
-        if start > 0:
-            segments.append(Segment(BEFORE, plain))
-        segments.append(Segment(BAR * (end - start), lit))
+        # The first label starts at 0, so `start` >= 1: there is always a cell for BEFORE.
+        segments = [Segment(BAR * (start - 1), plain), Segment(BEFORE, plain),
+                    Segment(BAR * (end - start), lit)]
         if end < width:
             segments.append(Segment(AFTER, plain))
             segments.append(Segment(BAR * max(0, width - end - 1), plain))
         return segments
-
-    def watch_active(self) -> None:
-        self.refresh()
-
-    def watch_hovered(self) -> None:
-        self.refresh(Region(0, 0, self.size.width, 1))  # the labels' row
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         self.hovered = self.tab_at(event.x)
