@@ -200,6 +200,25 @@ def _saved_edits(path) -> int:
     return len(json.loads(Path(path).read_text())["edits"])
 
 
+def another_instance_saves(session) -> None:
+    """What a second RAP Studio on the demo does: one edit, saved to `session`."""
+    from rap_core.edits import nudge
+    from rap_core.opening import load_data, open_fitted, prepare
+
+    params, _ = prepare(None)
+    other = open_fitted(load_data(None, target="INDC", cv=3), params, session=session)
+    other.apply(nudge(other.rule, other.rule.votes()[0][1], 0.5))
+    other.flush()
+
+
+async def rule_drawn(app, pilot) -> None:
+    """Until the first rule is on screen (bounded): the lock is still held back then."""
+    for _ in range(200):
+        await pilot.pause()
+        if app.state == "ready":
+            return
+
+
 def test_the_rule_shows_before_the_lock_and_an_edit_made_meanwhile_is_saved(tmp_path, held_lock):
     release, _ = held_lock
     session = tmp_path / "s.json"
@@ -207,10 +226,7 @@ def test_the_rule_shows_before_the_lock_and_an_edit_made_meanwhile_is_saved(tmp_
     async def body():
         app = RapStudioApp(session=session, deterministic=True)
         async with app.run_test(size=NARROW) as pilot:
-            for _ in range(200):  # bounded: the rule is drawn while the lock waits
-                await pilot.pause()
-                if app.state == "ready":
-                    break
+            await rule_drawn(app, pilot)  # drawn while the lock waits
             assert app.state == "ready" and app.session_access is None
             await pilot.press("plus")
             await pilot.pause()
@@ -233,16 +249,7 @@ def test_a_session_saved_by_another_instance_before_the_lock_is_reopened_not_ove
     release, before = held_lock
     session = tmp_path / "s.json"
 
-    def other_instance_saves() -> None:  # between this app's replay and its lock
-        from rap_core.edits import nudge
-        from rap_core.opening import load_data, open_fitted, prepare
-
-        params, _ = prepare(None)
-        other = open_fitted(load_data(None, target="INDC", cv=3), params, session=session)
-        other.apply(nudge(other.rule, other.rule.votes()[0][1], 0.5))
-        other.flush()
-
-    before.append(other_instance_saves)
+    before.append(lambda: another_instance_saves(session))  # between the replay and the lock
 
     async def body():
         app = RapStudioApp(session=session, deterministic=True)
@@ -263,24 +270,12 @@ def test_edits_made_here_while_another_instance_saved_go_to_a_copy(tmp_path, hel
     release, before = held_lock
     session = tmp_path / "s.json"
 
-    def other_instance_saves() -> None:
-        from rap_core.edits import nudge
-        from rap_core.opening import load_data, open_fitted, prepare
-
-        params, _ = prepare(None)
-        other = open_fitted(load_data(None, target="INDC", cv=3), params, session=session)
-        other.apply(nudge(other.rule, other.rule.votes()[0][1], 0.5))
-        other.flush()
-
-    before.append(other_instance_saves)
+    before.append(lambda: another_instance_saves(session))
 
     async def body():
         app = RapStudioApp(session=session, deterministic=True)
         async with app.run_test(size=NARROW) as pilot:
-            for _ in range(200):
-                await pilot.pause()
-                if app.state == "ready":
-                    break
+            await rule_drawn(app, pilot)
             await pilot.press("plus", "plus")  # made here before the lock is decided
             await pilot.pause()
             release.set()
