@@ -96,10 +96,13 @@ def pandas_version() -> str:
 
 
 def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *, cv: int = 3,
-                        cache_dir: str | os.PathLike | None = None) -> Dataset:
+                        cache_dir: str | os.PathLike | None = None,
+                        parse: bool = True) -> Dataset | None:
     """`load_dataset`, served from the bundled or cached parse when the file's bytes match.
 
     Raises RapError exactly as `load_dataset` does; a cache problem is never an error.
+    `parse=False`: None instead of parsing when no entry matches (rap-studio opens such a table
+    before the terminal is taken over only when it is this quick: tui.__main__).
     """
     file = check_data_file(path)
     try:
@@ -117,6 +120,8 @@ def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *
         with contextlib.suppress(OSError):
             os.utime(user_entry)  # recently opened: the last to be pruned
         return found
+    if not parse:
+        return None
     dataset = load_dataset(file, target, cv=cv)
     with contextlib.suppress(OSError):
         after = os.stat(file)

@@ -23,11 +23,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from rap_core.studio import SAME, Studio
 
-__all__ = ["Fitting", "fork_session", "open_fitted", "load_data", "lock_session", "prepare",
-           "session_file", "session_stamp"]
+__all__ = ["Fitting", "Opened", "fork_session", "open_cached", "open_fitted", "load_data",
+           "lock_session", "prepare", "session_file", "session_stamp"]
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,14 @@ def prepare(params=None, *, interactive: bool = False):
     return params, check_backend(params)
 
 
-def load_data(path: str | Path | None, *, target: str, cv: int, cache: bool = True):
+def load_data(path: str | Path | None, *, target: str, cv: int, cache: bool = True,
+              parse: bool = True):
     """The dataset at `path` (the bundled demo when None).
 
     cache=True (the app) goes through the parsed-data cache, so a second launch on the same file
     is as fast as the demo; cache=False (`rap`, pipelines) parses the file and writes nothing:
-    a command refused for a bad argument must leave no trace.
+    a command refused for a bad argument must leave no trace. parse=False (with the cache):
+    None when the file would have to be parsed.
     """
     from rap_core.demo import demo_path
 
@@ -73,7 +76,7 @@ def load_data(path: str | Path | None, *, target: str, cv: int, cache: bool = Tr
         return load_dataset(path, target=target, cv=cv)
     from rap_core.data_cache import load_dataset_cached
 
-    return load_dataset_cached(path, target=target, cv=cv)
+    return load_dataset_cached(path, target=target, cv=cv, parse=parse)
 
 
 def session_file(dataset, session: str | Path | None) -> Path:
@@ -118,7 +121,7 @@ def open_fitted(dataset, params, *, session: str | Path | None = None,
                 on_provisional: Callable[[Fitting], None] | None = None,
                 on_slow: Callable[[str], None] | None = None,
                 progress=None, cancel: Callable[[], bool] | None = None,
-                fit_fn=None) -> Studio:
+                fit_fn=None, only_cached: bool = False) -> Studio | None:
     """A fitted Studio of `dataset` (its training rows) with `session`'s edits replayed.
 
     - A bundled or cached fit opens at once; else cutlass runs (`fit_fn`, default
@@ -128,6 +131,7 @@ def open_fitted(dataset, params, *, session: str | Path | None = None,
       built when asked for) and `on_slow(warning)` a slow-fit warning worded for `advice`
       ("cli" flags or "tui" keys).
     - `autosave`: where later edits are written (SAME: the session file itself; None: nowhere).
+    - `only_cached`: None instead of running cutlass (or building a preview).
     """
     from rap_core.fit import cached_fit
     from rap_core.split import train_dataset
@@ -139,6 +143,8 @@ def open_fitted(dataset, params, *, session: str | Path | None = None,
     if fit is not None:
         return Studio.from_fit(dataset, fit, statistic=statistic, layout=layout,
                                session_path=session, autosave=autosave)
+    if only_cached:
+        return None
     preview = None
     if on_slow is not None or on_provisional is not None:
         from rap_core.fit_speed import estimate_fit_seconds, slow_fit_warning
@@ -162,3 +168,41 @@ def open_fitted(dataset, params, *, session: str | Path | None = None,
         return preview.with_fit(fit, session_path=session, autosave=autosave)
     return Studio.from_fit(dataset, fit, statistic=statistic, layout=layout,
                            session_path=session, autosave=autosave)
+
+
+class Opened(NamedTuple):
+    """A Studio that opened without parsing or fitting (`open_cached`), with what the session
+    lock needs afterwards."""
+
+    dataset: object  # rap_core.dataset.Dataset
+    params: object  # rap_core.fit.FitParams, validated
+    studio: Studio  # the session replayed; autosaves nowhere until the lock is taken
+    seen: tuple[int, int, int] | None  # session_stamp(session) before the replay
+
+
+def open_cached(path: str | Path | None, params, *, target: str,
+                session: str | Path | None = None) -> Opened | None:
+    """`path`'s Studio if it opens in milliseconds: the bundled demo, or a table whose parse and
+    fit are both cached. None when it would have to parse or fit, or on any error: the caller
+    then opens it in the background (`prepare`, `load_data`, `open_fitted`), with progress, and
+    reports what went wrong there.
+
+    rap-studio calls this before it takes over the terminal, so the first frame it paints is the
+    rule, not a "loading" screen that a thread contending for the interpreter then replaces
+    (issue 13: ~40 ms of a ~350 ms start). It writes nothing and locks nothing; checking a
+    backend other than the CPU imports cutlass, so those open in the background too.
+    """
+    if params is None or params.backend != "cpu":
+        return None
+    try:
+        params, _ = prepare(params, interactive=True)
+        dataset = load_data(path, target=target, cv=params.cv, parse=False)
+        if dataset is None:
+            return None
+        replayed = session_file(dataset, session)
+        seen = session_stamp(replayed)
+        studio = open_fitted(dataset, params, session=replayed, autosave=None,
+                             only_cached=True)
+    except Exception:  # noqa: BLE001 - the background load meets it again and reports it
+        return None
+    return None if studio is None else Opened(dataset, params, studio, seen)

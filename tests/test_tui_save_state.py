@@ -211,6 +211,22 @@ def another_instance_saves(session) -> None:
     other.flush()
 
 
+def in_background(session):
+    """The app opens the demo in its load worker, behind a "loading" screen."""
+    return RapStudioApp(session=session, deterministic=True)
+
+
+def at_once(session):
+    """As `rap-studio --session FILE` does: opened before the app runs (open_cached)."""
+    from tui.__main__ import build_app
+
+    return build_app(["--session", str(session)], deterministic=True)
+
+
+# Both ways of opening replay the session first and lock it once the rule is on screen.
+OPENINGS = pytest.mark.parametrize("make_app", [in_background, at_once])
+
+
 async def rule_drawn(app, pilot) -> None:
     """Until the first rule is on screen (bounded): the lock is still held back then."""
     for _ in range(200):
@@ -219,12 +235,14 @@ async def rule_drawn(app, pilot) -> None:
             return
 
 
-def test_the_rule_shows_before_the_lock_and_an_edit_made_meanwhile_is_saved(tmp_path, held_lock):
+@OPENINGS
+def test_the_rule_shows_before_the_lock_and_an_edit_made_meanwhile_is_saved(tmp_path, held_lock,
+                                                                           make_app):
     release, _ = held_lock
     session = tmp_path / "s.json"
 
     async def body():
-        app = RapStudioApp(session=session, deterministic=True)
+        app = make_app(session)
         async with app.run_test(size=NARROW) as pilot:
             await rule_drawn(app, pilot)  # drawn while the lock waits
             assert app.state == "ready" and app.session_access is None
@@ -242,8 +260,9 @@ def test_the_rule_shows_before_the_lock_and_an_edit_made_meanwhile_is_saved(tmp_
     run(body())
 
 
+@OPENINGS
 def test_a_session_saved_by_another_instance_before_the_lock_is_reopened_not_overwritten(
-        tmp_path, held_lock):
+        tmp_path, held_lock, make_app):
     """Replay first, lock second: a RAP Studio that saved the file in between and quit must not
     lose its last edit to this one's next autosave."""
     release, before = held_lock
@@ -252,7 +271,7 @@ def test_a_session_saved_by_another_instance_before_the_lock_is_reopened_not_ove
     before.append(lambda: another_instance_saves(session))  # between the replay and the lock
 
     async def body():
-        app = RapStudioApp(session=session, deterministic=True)
+        app = make_app(session)
         async with app.run_test(size=NARROW) as pilot:
             release.set()
             await ready(app, pilot)
@@ -266,14 +285,15 @@ def test_a_session_saved_by_another_instance_before_the_lock_is_reopened_not_ove
     assert _saved_edits(session) == 2  # theirs, then ours
 
 
-def test_edits_made_here_while_another_instance_saved_go_to_a_copy(tmp_path, held_lock):
+@OPENINGS
+def test_edits_made_here_while_another_instance_saved_go_to_a_copy(tmp_path, held_lock, make_app):
     release, before = held_lock
     session = tmp_path / "s.json"
 
     before.append(lambda: another_instance_saves(session))
 
     async def body():
-        app = RapStudioApp(session=session, deterministic=True)
+        app = make_app(session)
         async with app.run_test(size=NARROW) as pilot:
             await rule_drawn(app, pilot)
             await pilot.press("plus", "plus")  # made here before the lock is decided

@@ -20,6 +20,35 @@ async def ready(app, pilot) -> None:
     await pilot.pause()
 
 
+def test_the_demo_is_editable_in_the_first_frame():
+    """rap-studio opens the demo (or a parsed and fitted table: tests/test_open_cached.py)
+    before it takes over the terminal: no "loading" screen first, a rule to edit at once."""
+    async def body():
+        app = build_app([], deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            first = (app.state, str(app.query_one("#status").render()))
+            await pilot.press("plus")
+            await pilot.pause()
+            return first, len(app.studio.edits)
+
+    (state, status), edits = asyncio.run(body())
+    assert state == "ready" and "loading" not in status, status
+    assert edits == 1
+
+
+def test_an_interrupt_while_opening_ends_quietly(monkeypatch, capsys):
+    """ctrl+c before the terminal is taken over (imports, opening the data): exit 130, no
+    traceback."""
+    import tui.__main__ as entry
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(entry, "build_app", interrupted)
+    assert main([]) == 130
+    assert capsys.readouterr().err == ""
+
+
 def test_hidden_panes_mount_after_the_rule_or_with_their_tab():
     async def body():
         app = RapStudioApp(deterministic=True)

@@ -78,7 +78,20 @@ def build_app(argv: list[str] | None = None, **options):
     from tui.app import RapStudioApp
 
     return RapStudioApp(args.data, target=args.target, session=args.session, params=params,
-                        **options)
+                        opened=open_at_once(args, params), **options)
+
+
+def open_at_once(args, params):
+    """The data opened now, before the terminal is taken over, when that takes milliseconds (the
+    demo, or a table whose parse and fit are cached): the app's first frame is then the rule.
+    None otherwise: the app opens it in a worker behind a "loading" screen, with progress."""
+    from rap_core.opening import open_cached
+    from tui.panes import warm
+
+    opened = open_cached(args.data, params, target=args.target, session=args.session)
+    if opened is not None:
+        warm(opened.studio)  # what the first screen shows
+    return opened
 
 
 def start_up() -> None:
@@ -119,6 +132,8 @@ def _run(argv: list[str] | None) -> int:
     except RapError as exc:
         print(f"rap-studio: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # ctrl+c before the terminal is taken over and the guard is in
+        return 130
     from rap_core.session import state_dir
     from tui.exit_guard import ExitGuard
 

@@ -39,7 +39,7 @@ from textual.containers import Horizontal, Vertical
 from rap_core.errors import RapError
 from tui.actions import ACTIONS, RULE_ACTIONS, Action, bindings
 from tui.export_flow import ExportFlow
-from tui.fitting import FitFlow
+from tui.fitting import FitFlow, unexpected
 from tui.history_flow import HistoryFlow
 from tui.look_and_feel import LookAndFeel
 from tui.messages import EditRequested, ValueRequested
@@ -74,13 +74,16 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
 
     def __init__(self, data: str | os.PathLike | None = None, *, target: str = "INDC",
                  session: str | os.PathLike | None = None, params=None, fit_fn=None,
-                 deterministic: bool | None = None) -> None:
+                 deterministic: bool | None = None, opened=None) -> None:
+        """`opened`: the data already open (rap_core.opening.Opened, from build_app), shown in
+        the first frame; otherwise a load worker opens it after the first frame."""
         super().__init__()
         self.data_path = data
         self.target = target
         self.session_arg = Path(session) if session is not None else None
-        self.params = params
+        self.params = params if opened is None else opened.params
         self.fit_fn = fit_fn
+        self._opened = opened
         if deterministic is None:
             deterministic = bool(os.environ.get("RAP_STUDIO_DETERMINISTIC"))
         self.deterministic = deterministic
@@ -121,10 +124,13 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         self.set_interval(0.3, self._watch_save_state)  # the writer thread saves in background
         self._ticker = self.set_interval(0.5, self._tick, pause=True)
         self.set_timer(START_UP_GC_S, self._start_up_done)  # a slow load: not held longer
-        # The loader starts now, not after the first frame: its file reads and numpy work
-        # overlap the shell's first paint (pandas is no longer imported: the parsed demo and
-        # the parsed-data cache, issue 13).
-        self._load()
+        if self._opened is not None:  # the first frame shows the rule
+            self._show_opened()
+        else:
+            # The loader starts now, not after the first frame: its file reads and numpy work
+            # overlap the shell's first paint (pandas is no longer imported: the parsed demo
+            # and the parsed-data cache, issue 13).
+            self._load()
 
     async def on_resize(self, event: events.Resize) -> None:
         # The event's size: the app's own is still the old one while this runs, so widening
@@ -179,10 +185,15 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             self.call_from_thread(self._show_error, str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
-            message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
-            self.call_from_thread(self._show_error, message)
+            self.call_from_thread(self._show_error, unexpected(exc))
             return
         self._fit_in_worker(dataset, params)
+
+    def _show_opened(self) -> None:
+        opened, self._opened = self._opened, None  # held no longer than needed
+        self._dataset_loaded(opened.dataset)
+        self._install(opened.studio, "ready", opened.studio.restored_edits)
+        self._lock_opened(opened)
 
     def _dataset_loaded(self, dataset, backend_note: str | None = None) -> None:
         self.dataset = dataset

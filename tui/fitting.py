@@ -27,6 +27,11 @@ from rap_core.errors import FitCancelled, RapError
 from tui.panes import warm
 
 
+def unexpected(exc: Exception) -> str:
+    """A bug's one line for the user (never a traceback)."""
+    return " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
+
+
 class FitFlow:
     """Fit progress, cancel and refit for RapStudioApp (expects its widgets and `_install`)."""
 
@@ -67,19 +72,33 @@ class FitFlow:
             warm(studio)  # here, not on the UI thread: what the first screen shows
             self.call_from_thread(self._install, studio, "ready", studio.restored_edits)
             if access is None:
-                # After the rule's frame: taking the lock at once competed with that frame for
-                # the interpreter (it only moved the cost). Bounded: a lock is never left out.
-                painted = threading.Event()
-                self.call_from_thread(self.call_after_refresh, painted.set)
-                painted.wait(1.0)
-                self._take_session(dataset, params, studio, seen)
+                self._take_session_after_frame(dataset, params, studio, seen)
         except FitCancelled:
             self.call_from_thread(self._fit_cancelled)
         except RapError as exc:
             self.call_from_thread(self._fit_failed, str(exc))
         except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
-            message = " ".join(f"unexpected error: {type(exc).__name__}: {exc}".split())
-            self.call_from_thread(self._fit_failed, message)
+            self.call_from_thread(self._fit_failed, unexpected(exc))
+
+    @work(thread=True, exclusive=True, group="load")
+    def _lock_opened(self, opened) -> None:
+        """The session lock for a Studio opened before the app ran (rap_core.opening.open_cached),
+        taken as the load worker takes it: once the rule is on screen."""
+        try:
+            self._take_session_after_frame(opened.dataset, opened.params, opened.studio,
+                                           opened.seen)
+        except RapError as exc:
+            self.call_from_thread(self._fit_failed, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
+            self.call_from_thread(self._fit_failed, unexpected(exc))
+
+    def _take_session_after_frame(self, dataset, params, studio, seen) -> None:
+        """In a worker: after the rule's frame, since taking the lock at once competed with that
+        frame for the interpreter (it only moved the cost). Bounded: a lock is never left out."""
+        painted = threading.Event()
+        self.call_from_thread(self.call_after_refresh, painted.set)
+        painted.wait(1.0)
+        self._take_session(dataset, params, studio, seen)
 
     def _take_session(self, dataset, params, studio, seen) -> None:
         """Lock the session, after the rule is on screen: filelock's import and the lock were
