@@ -240,7 +240,9 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             self.query_one(VoteTable).focus()
         rules = self._panes.get("rules")
         if rules is not None and not studio.has_j_curve(CURVE_K):
-            self._compute_curve(studio)  # after the rule: drawn when done
+            # After the rule's frame, drawn when done: its ~20 ms of rule evaluations (the
+            # demo) competed with that frame for the interpreter.
+            self.call_after_refresh(self._compute_curve, studio)
         # The hidden panes mount in the background, after the frame that shows this rule.
         painted = asyncio.Event()
         self.call_after_refresh(painted.set)
