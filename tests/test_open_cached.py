@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from rap_core import fit_process
+from rap_core import fit_process, opening
 from rap_core.edits import nudge
 from rap_core.fit import FitParams
 from rap_core.opening import load_data, open_cached, open_fitted, prepare, session_stamp
@@ -68,16 +68,33 @@ def test_a_parsed_table_without_a_cached_fit_is_left_to_the_background_load(smal
     assert open_cached(small_csv, FitParams(), target="INDC") is None
 
 
-def test_a_parsed_and_fitted_table_opens_at_once(small_csv, tmp_path):
-    params = FitParams(Cs=5, solver="fista")
-    dataset = load_data(small_csv, target="INDC", cv=params.cv)
-    fit = fit_process.load_or_fit(train_dataset(dataset), params)  # an earlier launch's fit
+FAST = FitParams(Cs=5, solver="fista")
 
-    opened = open_cached(small_csv, params, target="INDC")
+
+@pytest.fixture
+def fitted_csv(small_csv):
+    """A table an earlier launch parsed and fitted (with FAST): (path, dataset, fit)."""
+    dataset = load_data(small_csv, target="INDC", cv=FAST.cv)
+    return small_csv, dataset, fit_process.load_or_fit(train_dataset(dataset), FAST)
+
+
+def test_a_parsed_and_fitted_table_opens_at_once(fitted_csv):
+    path, dataset, fit = fitted_csv
+
+    opened = open_cached(path, FAST, target="INDC")
 
     assert opened is not None
     assert opened.dataset.sha256 == dataset.sha256
     assert opened.studio.fit.coef.tolist() == fit.coef.tolist()
+
+
+def test_a_big_file_shows_the_loading_screen_first_even_when_cached(fitted_csv, monkeypatch):
+    """Opening at once blanks the terminal meanwhile: only for what opens in about 0.1 s."""
+    path, _, _ = fitted_csv
+    monkeypatch.setattr(opening, "AT_ONCE_BYTES", path.stat().st_size - 1)
+    assert open_cached(path, FAST, target="INDC") is None
+    monkeypatch.setattr(opening, "AT_ONCE_BYTES", path.stat().st_size)
+    assert open_cached(path, FAST, target="INDC") is not None
 
 
 @pytest.mark.parametrize("argument", ["target", "directory", "backend"])
