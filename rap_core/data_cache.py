@@ -97,12 +97,13 @@ def pandas_version() -> str:
 
 def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *, cv: int = 3,
                         cache_dir: str | os.PathLike | None = None,
-                        parse: bool = True) -> Dataset | None:
+                        parse: bool = True, max_entry_bytes: int | None = None) -> Dataset | None:
     """`load_dataset`, served from the bundled or cached parse when the file's bytes match.
 
     Raises RapError exactly as `load_dataset` does; a cache problem is never an error.
-    `parse=False`: None instead of parsing when no entry matches (rap-studio opens such a table
-    before the terminal is taken over only when it is this quick: tui.__main__).
+    `parse=False`: None instead of parsing when no entry matches, or when the user entry is
+    over `max_entry_bytes` (rap-studio opens a table before it takes over the terminal only when
+    that is quick: rap_core.opening.open_cached).
     """
     file = check_data_file(path)
     try:
@@ -115,6 +116,8 @@ def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *
     found = read_entry(bundled_entry_path(), key, file, cv, check_pandas=False)
     if found is not None:
         return found
+    if not parse and max_entry_bytes is not None and _file_size(user_entry) > max_entry_bytes:
+        return None
     found = read_entry(user_entry, key, file, cv, check_pandas=True)
     if found is not None:
         with contextlib.suppress(OSError):
@@ -130,6 +133,13 @@ def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *
             if write_entry(user_entry, key, source, dataset, inputs=[file]) is not None:
                 prune(user_entry.parent, keep=user_entry)
     return dataset
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # no entry: read_entry says so
 
 
 def budget_bytes(environ=os.environ) -> int:

@@ -13,6 +13,9 @@ The steps, in the order a bad argument is cheapest to catch:
    fits in a child process (progress, cancel); then the session file is replayed and edits
    autosave where the caller says (`autosave`; None for a read-only replay, as `rap export`).
 
+`open_cached` runs the three steps only as far as they are instant (nothing to parse, nothing to
+fit): rap-studio calls it before it takes over the terminal.
+
 Modules are imported inside the functions on purpose: opening the TUI must paint before numpy,
 pandas or cutlass load (issue 13), and this module is imported at start-up.
 """
@@ -59,13 +62,13 @@ def prepare(params=None, *, interactive: bool = False):
 
 
 def load_data(path: str | Path | None, *, target: str, cv: int, cache: bool = True,
-              parse: bool = True):
+              parse: bool = True, max_entry_bytes: int | None = None):
     """The dataset at `path` (the bundled demo when None).
 
     cache=True (the app) goes through the parsed-data cache, so a second launch on the same file
     is as fast as the demo; cache=False (`rap`, pipelines) parses the file and writes nothing:
     a command refused for a bad argument must leave no trace. parse=False (with the cache):
-    None when the file would have to be parsed.
+    None when the file would have to be parsed, or its cached parse is over `max_entry_bytes`.
     """
     from rap_core.demo import demo_path
 
@@ -76,7 +79,8 @@ def load_data(path: str | Path | None, *, target: str, cv: int, cache: bool = Tr
         return load_dataset(path, target=target, cv=cv)
     from rap_core.data_cache import load_dataset_cached
 
-    return load_dataset_cached(path, target=target, cv=cv, parse=parse)
+    return load_dataset_cached(path, target=target, cv=cv, parse=parse,
+                               max_entry_bytes=max_entry_bytes)
 
 
 def session_file(dataset, session: str | Path | None) -> Path:
@@ -170,10 +174,12 @@ def open_fitted(dataset, params, *, session: str | Path | None = None,
                            session_path=session, autosave=autosave)
 
 
-# Opening at once leaves the terminal as it is for as long as that takes: 0.1-0.2 s for an 8 MB
-# CSV of 1,000 columns here, 0.35 s for the 36 MB bench table (5,000 x 1,000). A bigger file
-# shows the loading screen first.
-AT_ONCE_BYTES = 4 * 1024**2
+# Opening at once leaves the terminal as it is for as long as that takes, about 5-10 ms per MB of
+# the file (hashed) and of its cached parse (read, checked, counted): 0.2-0.35 s for the 5,000 x
+# 1,000 bench table (36 MB CSV, 40 MB parse). A file or cached parse over this opens behind the
+# loading screen. (Opening that table in the background instead made it editable later: 2.3x
+# the demo's time against 1.4x, the loader thread and the first frame competing.)
+AT_ONCE_BYTES = 64 * 1024**2
 
 
 class Opened(NamedTuple):
@@ -195,9 +201,9 @@ def open_cached(path: str | Path | None, params, *, target: str,
 
     rap-studio calls this before it takes over the terminal, so the first frame it paints is the
     rule, not a "loading" screen that a thread contending for the interpreter then replaces
-    (issue 13: ~40 ms of a ~350 ms start). It writes nothing and locks nothing. A file over
-    AT_ONCE_BYTES opens in the background, and so does a backend other than the CPU (checking
-    it imports cutlass).
+    (issue 13: ~40 ms of a ~350 ms start). It writes nothing and locks nothing. A file or a
+    cached parse over AT_ONCE_BYTES opens in the background, and so does a backend other than
+    the CPU (checking it imports cutlass).
     """
     if params is None or params.backend != "cpu":
         return None
@@ -205,7 +211,8 @@ def open_cached(path: str | Path | None, params, *, target: str,
         if path is not None and os.stat(path).st_size > AT_ONCE_BYTES:
             return None
         params, _ = prepare(params, interactive=True)
-        dataset = load_data(path, target=target, cv=params.cv, parse=False)
+        dataset = load_data(path, target=target, cv=params.cv, parse=False,
+                            max_entry_bytes=AT_ONCE_BYTES)
         if dataset is None:
             return None
         replayed = session_file(dataset, session)

@@ -83,8 +83,9 @@ def build_app(argv: list[str] | None = None, **options):
 
 def open_at_once(args, params):
     """The data opened now, before the terminal is taken over, when that takes milliseconds (the
-    demo, or a table whose parse and fit are cached): the app's first frame is then the rule.
-    None otherwise: the app opens it in a worker behind a "loading" screen, with progress."""
+    demo, or a table up to 64 MB whose parse and fit are cached): the app's first frame is then
+    the rule. None otherwise: the app opens it in a worker behind a "loading" screen, with
+    progress, and reports any problem there."""
     from rap_core.opening import open_cached
     from tui.panes import warm
 
