@@ -7,7 +7,8 @@ state against new to find out; it reads the Change.
 
 Fields, each a fact a view acts on:
 - votes      feature indices whose vote (sign, weight or enabled) changed: rule-table rows
-- positions  rows/columns of B (layout positions) whose values changed: heatmap lines
+- positions  rows/columns of B (layout positions) whose values changed: heatmap lines (none
+             before B is first read: the Studio builds it then, from the rule as it is)
 - rescaled   max|B| changed, so every normalised value (every heatmap cell) changed
 - params     K or m changed: the rule sentence and the metrics, no vote row
 - relayout   the layout changed: B has another shape, every position is new

@@ -9,7 +9,11 @@ column of B) and the metrics; undo/redo walk the same log; the session file is t
 
 Design choices:
 - The expensive step, the co-activation counts (one n x P x P product), runs once per dataset,
-  in the constructor. Everything after it is O(P) per edit (PriorBuilder) or O(k n) (metrics).
+  when the prior is first read (the heatmap, an export), not in the constructor: the first screen
+  shows the rule and its metrics, and the counts and B were ~30 % of opening a 5,000 x 1,000
+  table (issue 13). Edits made before then only change the rule; B is built from the rule as it
+  is then, which equals the incrementally kept B bitwise (tests/test_studio.py). Everything after
+  it is O(P) per edit (PriorBuilder) or O(k n) (metrics).
 - Undo applies the inverse: each history entry keeps the vote (or K / m) as it was before the
   edit, so undo restores those exact values instead of replaying the log from the fit.
 - Only weight, on/off and sign reach the prior (B = diag(w) S diag(w) depends on nothing else);
@@ -25,6 +29,7 @@ Design choices:
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -50,7 +55,7 @@ from rap_core.session import (
 )
 from rap_core.session import save_session as write_session
 from rap_core.split import dataset_split, train_dataset
-from rap_core.statistic import DEFAULT_STATISTIC, CoactivationCounts
+from rap_core.statistic import DEFAULT_STATISTIC, STATISTICS, CoactivationCounts
 
 __all__ = ["SAME", "Change", "RuleMetrics", "Step", "Studio"]
 
@@ -93,13 +98,24 @@ class _Engine:
             raise RapError("the ranges do not match this dataset's features; refit the data")
         ind = compute_indicators(train.X, ranges)
         self.ranges = ranges
-        self.counts = CoactivationCounts.from_indicators(ind, train.y)
+        self._counted = (ind, train.y)  # counted when first asked for (`counts`)
+        self._counts: CoactivationCounts | None = None
+        self._lock = threading.Lock()
         self.metrics = MetricsEngine(ind, train.y)
         self.held_out = None
         if held_out is not None:
             X, y = held_out
             self.held_out = MetricsEngine(compute_indicators(X, ranges), y)
         self.inside_pos, self.inside_neg = inside_rates(ind, train.y)
+
+    @property
+    def counts(self) -> CoactivationCounts:
+        """The co-activation counts of the training rows, counted on first use (thread-safe)."""
+        with self._lock:
+            if self._counts is None:
+                self._counts = CoactivationCounts.from_indicators(*self._counted)
+                self._counted = None
+            return self._counts
 
     def same_ranges(self, ranges) -> bool:
         a, b = self.ranges, ranges
@@ -154,9 +170,14 @@ class Studio:
         self._dirty = False
         self._writer = SessionWriter()
         self._metrics_cache: dict[tuple[int, str], tuple[Rule, RuleMetrics]] = {}
+        if statistic not in STATISTICS:  # checked now, although B is built later
+            raise RapError(f"unknown statistic {statistic!r}; choose one of "
+                           f"{', '.join(STATISTICS)}")
         lags = [split_feature_name(f)[1] for f in dataset.features]
-        self._prior = PriorBuilder(self._engine.counts, rule.sign, rule.effective_weights(),
-                                   make_layout(layout, dataset.features, lags), statistic)
+        self._layout = make_layout(layout, dataset.features, lags)
+        self._statistic = statistic
+        self._builder: PriorBuilder | None = None  # built on first use: `_prior`
+        self._prior_lock = threading.Lock()  # the builder is made from the rule as it is then
 
     @classmethod
     def from_fit(cls, dataset, fit, *, statistic: str = DEFAULT_STATISTIC,
@@ -212,7 +233,7 @@ class Studio:
             self._apply(edit, session.stamp(i))
         self._redo = [(edit, session.redo_stamp(i)) for i, edit in enumerate(session.redo)]
         if session.layout is not None and session.layout in self.layouts():
-            self._prior.set_layout(session.layout)
+            self._set_layout(session.layout)
         self.restored_edits = len(session.edits)
         self.previous_rule = self.rule
         self._dirty = False  # the file already holds these edits
@@ -337,22 +358,37 @@ class Studio:
         """Install `new` and update the prior: the Change names the vote, the rows/columns of
         B and whether the scale moved (the prior builder reports the last two)."""
         old = self.rule
-        self.previous_rule, self.rule = old, new
-        self._dirty = True
-        if edit.feature is None:  # K or m: the prior does not depend on them
-            return Change(params=True)
-        i = new.index(edit.feature)
-        before = self._prior.scale
-        change = Change(votes=(i,))
-        if new.sign[i] != old.sign[i]:
-            change = change.merge(self._prior.set_sign(i, int(new.sign[i])))
-        w_new = new.weight[i] if new.enabled[i] else np.float32(0)
-        w_old = old.weight[i] if old.enabled[i] else np.float32(0)
-        if w_new != w_old:
-            change = change.merge(self._prior.set_weight(i, float(w_new)))
-        # One edit may flip the sign and change the weight: the scale moved if it differs
-        # from before both steps (a step's own `rescaled` compares with its own start).
-        return replace(change, rescaled=self._prior.scale != before)
+        with self._prior_lock:  # a B built meanwhile on another thread sees `new` or this edit
+            self.previous_rule, self.rule = old, new
+            self._dirty = True
+            if edit.feature is None:  # K or m: the prior does not depend on them
+                return Change(params=True)
+            i = new.index(edit.feature)
+            change = Change(votes=(i,))
+            prior = self._builder
+            if prior is None:  # B not built yet: it will be, from the rule as it is then
+                return change
+            before = prior.scale
+            if new.sign[i] != old.sign[i]:
+                change = change.merge(prior.set_sign(i, int(new.sign[i])))
+            w_new = new.weight[i] if new.enabled[i] else np.float32(0)
+            w_old = old.weight[i] if old.enabled[i] else np.float32(0)
+            if w_new != w_old:
+                change = change.merge(prior.set_weight(i, float(w_new)))
+            # One edit may flip the sign and change the weight: the scale moved if it differs
+            # from before both steps (a step's own `rescaled` compares with its own start).
+            return replace(change, rescaled=prior.scale != before)
+
+    @property
+    def _prior(self) -> PriorBuilder:
+        """B's builder, made on first use from the counts and the rule as it is then."""
+        with self._prior_lock:
+            if self._builder is None:
+                rule = self.rule
+                self._builder = PriorBuilder(self._engine.counts, rule.sign,
+                                             rule.effective_weights(), self._layout,
+                                             self._statistic)
+            return self._builder
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -483,10 +519,21 @@ class Studio:
     def set_layout(self, layout: str) -> Change:
         """Show the prior in another layout (a view choice: not an edit, not in the undo log;
         the session remembers it)."""
-        change = self._prior.set_layout(layout)
+        change = self._set_layout(layout)
         if not change.empty:
             self._dirty = True
             self._autosave()
+        return change
+
+    def _set_layout(self, layout: str) -> Change:
+        if self._builder is None:  # the layout B will be built in
+            if layout == self._layout.name:
+                return Change()
+            self._layout = make_layout(layout, self._layout.features, self._layout.lags)
+            return Change(positions=tuple(range(self._layout.size)), rescaled=True,
+                          relayout=True)
+        change = self._prior.set_layout(layout)
+        self._layout = self._prior.layout
         return change
 
     def layouts(self) -> tuple[str, ...]:
@@ -496,11 +543,11 @@ class Studio:
 
     @property
     def layout(self) -> str:
-        return self._prior.layout.name
+        return self._layout.name
 
     @property
     def statistic(self) -> str:
-        return self._prior.statistic
+        return self._statistic
 
     @property
     def prior(self) -> PriorBuilder:

@@ -136,10 +136,38 @@ def test_a_new_edit_clears_redo(dataset, fit):
 
 def test_a_vote_edit_names_its_vote_and_its_prior_row(dataset, fit):
     studio = Studio.from_fit(dataset, fit)
+    studio.bias_raw()  # B on screen (B is built when first read: the next test)
     a = dataset.features.index("A_t1")
     change = studio.apply(Edit("weight", "A_t1", 2.0))
     assert change.votes == (a,) and change.positions == (a,)
     assert change.rescaled and change.rule_changed and not change.params
+
+
+def test_the_prior_is_counted_when_first_read_and_equals_one_kept_through_the_edits(
+        dataset, fit, monkeypatch):
+    """Opening counts nothing (the first screen shows the rule and its metrics: a 5,000 x 1,000
+    table opened ~30 % sooner); edits made before B is read change only the rule; B then built
+    is bitwise the B kept through the same edits, in the layout chosen meanwhile."""
+    from rap_core.statistic import CoactivationCounts
+
+    counted = []
+    count = CoactivationCounts.from_indicators.__func__
+    monkeypatch.setattr(CoactivationCounts, "from_indicators",
+                        classmethod(lambda cls, *a: counted.append(1) or count(cls, *a)))
+    late, kept = Studio.from_fit(dataset, fit), Studio.from_fit(dataset, fit)
+    assert counted == [], "opening counted the co-activations"
+    kept.bias_raw()
+    assert counted == [1]
+    for edit in EDITS:
+        change = late.apply(edit)
+        assert change.positions == () and not change.rescaled  # no B yet: nothing of it moved
+        kept.apply(edit)
+    late.set_layout("lags")
+    kept.set_layout("lags")
+    assert late.layout == "lags" and counted == [1]
+    assert late.bias_raw().tobytes() == kept.bias_raw().tobytes()
+    assert late.labels() == kept.labels() and late.scale == kept.scale
+    assert counted == [1, 1]
 
 
 def test_an_m_edit_changes_the_metrics_but_not_the_prior(dataset, fit):
@@ -155,6 +183,7 @@ def test_an_m_edit_changes_the_metrics_but_not_the_prior(dataset, fit):
 
 def test_undo_names_the_same_vote_as_the_edit(dataset, fit):
     studio = Studio.from_fit(dataset, fit)
+    studio.bias_raw()  # B on screen
     a = dataset.features.index("A_t1")
     studio.apply(flip(studio.rule, "A_t1"))
     change = studio.undo()
