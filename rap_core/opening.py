@@ -174,9 +174,9 @@ def open_fitted(dataset, params, *, session: str | Path | None = None,
                            session_path=session, autosave=autosave)
 
 
-# Opening at once leaves the terminal as it is for as long as that takes, about 5-10 ms per MB of
-# the file (hashed) and of its cached parse (read, checked, counted): 0.2-0.35 s for the 5,000 x
-# 1,000 bench table (36 MB CSV, 40 MB parse). A file or cached parse over this opens behind the
+# Opening at once leaves the terminal as it is for as long as that takes, a few ms per MB of the
+# file (hashed) and of its cached parse (read and checked): 0.17-0.38 s for the 5,000 x 1,000
+# bench table (36 MB CSV, 40 MB parse). A file or cached parse over this opens behind the
 # loading screen. (Opening that table in the background instead made it editable later: 2.3x
 # the demo's time against 1.4x, the loader thread and the first frame competing.)
 AT_ONCE_BYTES = 64 * 1024**2
