@@ -381,13 +381,16 @@ class Studio:
 
     @property
     def _prior(self) -> PriorBuilder:
-        """B's builder, made on first use from the counts and the rule as it is then."""
+        """B's builder, made on first use from the counts and the rule as it is then. The counts
+        (the long part) are made outside the lock, so edits on another thread go on meanwhile;
+        an edit waits only while the builder itself is made."""
+        if self._builder is None:
+            counts = self._engine.counts
         with self._prior_lock:
             if self._builder is None:
                 rule = self.rule
-                self._builder = PriorBuilder(self._engine.counts, rule.sign,
-                                             rule.effective_weights(), self._layout,
-                                             self._statistic)
+                self._builder = PriorBuilder(counts, rule.sign, rule.effective_weights(),
+                                             self._layout, self._statistic)
             return self._builder
 
     # -- reading -------------------------------------------------------------------------------

@@ -181,6 +181,39 @@ def test_an_m_edit_changes_the_metrics_but_not_the_prior(dataset, fit):
     assert studio.metrics("previous").tpr <= studio.metrics("current").tpr
 
 
+def test_an_edit_while_b_is_counted_on_another_thread_goes_on_and_is_in_b(dataset, fit,
+                                                                          monkeypatch):
+    """The app counts B on a thread after the first frame: a key pressed meanwhile must not wait
+    for the counts, and its edit must be in the B that results."""
+    import threading
+
+    from rap_core.statistic import CoactivationCounts
+
+    started, release = threading.Event(), threading.Event()
+    count = CoactivationCounts.from_indicators.__func__
+
+    def slow(cls, *args):
+        started.set()
+        release.wait(10)
+        return count(cls, *args)
+
+    monkeypatch.setattr(CoactivationCounts, "from_indicators", classmethod(slow))
+    late, kept = Studio.from_fit(dataset, fit), Studio.from_fit(dataset, fit)
+    builder = threading.Thread(target=late.bias_raw)
+    builder.start()
+    assert started.wait(10)
+    edited = threading.Event()
+    editor = threading.Thread(target=lambda: (late.apply(EDITS[0]), edited.set()))
+    editor.start()
+    assert edited.wait(5), "the edit waited for the counts"
+    release.set()
+    builder.join(10)
+    editor.join(10)
+    kept.bias_raw()
+    kept.apply(EDITS[0])
+    assert late.bias_raw().tobytes() == kept.bias_raw().tobytes()
+
+
 def test_undo_names_the_same_vote_as_the_edit(dataset, fit):
     studio = Studio.from_fit(dataset, fit)
     studio.bias_raw()  # B on screen
