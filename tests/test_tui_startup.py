@@ -36,6 +36,39 @@ def test_the_demo_is_editable_in_the_first_frame():
     assert edits == 1
 
 
+def test_b_is_counted_off_the_ui_thread_after_the_first_frame(monkeypatch):
+    """At 80 columns the first screen shows no prior, so B waits for that frame, and is then
+    built on a thread: built by the Prior pane's mount, its n x P x P counts held up a key
+    pressed just after the rule appeared (0.16-0.19 s at 5,000 x 1,000)."""
+    import threading
+
+    from rap_core.statistic import CoactivationCounts
+
+    threads: list = []
+    count = CoactivationCounts.from_indicators.__func__
+
+    def counted(cls, *args):
+        threads.append(threading.current_thread())
+        return count(cls, *args)
+
+    monkeypatch.setattr(CoactivationCounts, "from_indicators", classmethod(counted))
+
+    async def body():
+        app = build_app([], deterministic=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            at_first_frame = list(threads)
+            for _ in range(200):  # bounded: the build starts after the first frame
+                if threads:
+                    break
+                await pilot.pause(0.01)
+            await ready(app, pilot)
+            return at_first_frame, list(threads)
+
+    at_first_frame, later = asyncio.run(body())
+    assert at_first_frame == []
+    assert len(later) == 1 and later[0] is not threading.main_thread(), later
+
+
 def test_an_interrupt_while_opening_ends_quietly(monkeypatch, capsys):
     """ctrl+c before the terminal is taken over (imports, opening the data): exit 130, no
     traceback."""

@@ -243,15 +243,25 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
             # After the rule's frame, drawn when done: its ~20 ms of rule evaluations (the
             # demo) competed with that frame for the interpreter.
             self.call_after_refresh(self._compute_curve, studio)
-        # The hidden panes mount in the background, after the frame that shows this rule.
+        # The hidden panes mount in the background, after the frame that shows this rule and
+        # once B is built.
         painted = asyncio.Event()
         self.call_after_refresh(painted.set)
-        self.run_worker(self._panes.prefetch(painted.wait()), group="panes")
+        self.run_worker(self._panes.prefetch(self._prior_built(studio, painted)), group="panes")
         if state == "ready":
             # The dataset, counts and widgets live as long as the app: move them out of the
             # cyclic GC's reach, so a full collection during editing does not stall a keypress.
             gc.freeze()
         self._start_up_done()
+
+    async def _prior_built(self, studio, painted: asyncio.Event) -> None:
+        """After the rule's frame, build B (the Studio builds it when first read) on a thread:
+        its counts are an n x P x P product (~0.1 s at 5,000 x 1,000), which the Prior pane's
+        mount would otherwise run on the UI thread, where a key pressed just after the rule
+        appeared waited for it (0.16-0.19 s). An edit meanwhile waits at most for the
+        builder's last step (rap_core.studio orders the two)."""
+        await painted.wait()
+        await self.run_worker(lambda: studio.prior, thread=True, group="prior").wait()
 
     def _start_up_done(self) -> None:
         """The first rule (or an error) is on screen, or the load is slow: what start-up held
