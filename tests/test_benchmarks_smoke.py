@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
      "--repeat", "1"],
     ["dev/bench_eval_step.py", "--positions", "17", "--steps", "2", "--repeats", "1"],
     ["dev/bench_tui.py", "--sizes", "64", "--edits", "3", "--bursts", "1"],
+    ["dev/bench_first_key.py", "--rounds", "1", "--delay", "0"],
 ], ids=lambda argv: Path(argv[0]).stem)
 def test_benchmark_script_runs(argv):
     result = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True,
