@@ -97,17 +97,20 @@ def pandas_version() -> str:
 
 def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *, cv: int = 3,
                         cache_dir: str | os.PathLike | None = None,
-                        parse: bool = True, max_entry_bytes: int | None = None) -> Dataset | None:
+                        parse: bool = True, max_bytes: int | None = None) -> Dataset | None:
     """`load_dataset`, served from the bundled or cached parse when the file's bytes match.
 
     Raises RapError exactly as `load_dataset` does; a cache problem is never an error.
-    `parse=False`: None instead of parsing when no entry matches, or when the user entry is
-    over `max_entry_bytes` (rap-studio opens a table before it takes over the terminal only when
-    that is quick: rap_core.opening.open_cached).
+    `parse=False`: None instead of parsing when no entry matches, or when the file (checked
+    before it is hashed) or its user entry is over `max_bytes` (rap-studio opens a table before
+    it takes over the terminal only when that is quick: rap_core.opening.open_cached).
     """
+    limit = None if parse else max_bytes  # a parse is never refused for size
     file = check_data_file(path)
     try:
         before = os.stat(file)
+        if limit is not None and before.st_size > limit:
+            return None
         source = file_sha256(file)
     except OSError as exc:
         raise RapError(f"{file}: cannot read it ({exc.strerror or exc})") from None
@@ -116,7 +119,7 @@ def load_dataset_cached(path: str | os.PathLike, target: str = DEFAULT_TARGET, *
     found = read_entry(bundled_entry_path(), key, file, cv, check_pandas=False)
     if found is not None:
         return found
-    if not parse and max_entry_bytes is not None and _file_size(user_entry) > max_entry_bytes:
+    if limit is not None and _file_size(user_entry) > limit:
         return None
     found = read_entry(user_entry, key, file, cv, check_pandas=True)
     if found is not None:

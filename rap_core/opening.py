@@ -62,13 +62,13 @@ def prepare(params=None, *, interactive: bool = False):
 
 
 def load_data(path: str | Path | None, *, target: str, cv: int, cache: bool = True,
-              parse: bool = True, max_entry_bytes: int | None = None):
+              parse: bool = True, max_bytes: int | None = None):
     """The dataset at `path` (the bundled demo when None).
 
     cache=True (the app) goes through the parsed-data cache, so a second launch on the same file
     is as fast as the demo; cache=False (`rap`, pipelines) parses the file and writes nothing:
     a command refused for a bad argument must leave no trace. parse=False (with the cache):
-    None when the file would have to be parsed, or its cached parse is over `max_entry_bytes`.
+    None when the file would have to be parsed, or it or its cached parse is over `max_bytes`.
     """
     from rap_core.demo import demo_path
 
@@ -79,8 +79,7 @@ def load_data(path: str | Path | None, *, target: str, cv: int, cache: bool = Tr
         return load_dataset(path, target=target, cv=cv)
     from rap_core.data_cache import load_dataset_cached
 
-    return load_dataset_cached(path, target=target, cv=cv, parse=parse,
-                               max_entry_bytes=max_entry_bytes)
+    return load_dataset_cached(path, target=target, cv=cv, parse=parse, max_bytes=max_bytes)
 
 
 def session_file(dataset, session: str | Path | None) -> Path:
@@ -208,11 +207,9 @@ def open_cached(path: str | Path | None, params, *, target: str,
     if params is None or params.backend != "cpu":
         return None
     try:
-        if path is not None and os.stat(path).st_size > AT_ONCE_BYTES:
-            return None
         params, _ = prepare(params, interactive=True)
         dataset = load_data(path, target=target, cv=params.cv, parse=False,
-                            max_entry_bytes=AT_ONCE_BYTES)
+                            max_bytes=AT_ONCE_BYTES)
         if dataset is None:
             return None
         replayed = session_file(dataset, session)

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from rap_core import fit_process, opening
+from rap_core import data_cache, fit_process, opening
 from rap_core.data_cache import data_key, entry_path, file_sha256
 from rap_core.edits import nudge
 from rap_core.fit import FitParams
@@ -76,11 +76,15 @@ def test_a_parsed_table_without_a_cached_fit_is_left_to_the_background_load(smal
 FAST = FitParams(Cs=5, solver="fista")
 
 
+def parsed_and_fitted(path):
+    """What an earlier launch left: `path` parsed and fitted (with FAST): (path, dataset, fit)."""
+    dataset = load_data(path, target="INDC", cv=FAST.cv)
+    return path, dataset, fit_process.load_or_fit(train_dataset(dataset), FAST)
+
+
 @pytest.fixture
 def fitted_csv(small_csv):
-    """A table an earlier launch parsed and fitted (with FAST): (path, dataset, fit)."""
-    dataset = load_data(small_csv, target="INDC", cv=FAST.cv)
-    return small_csv, dataset, fit_process.load_or_fit(train_dataset(dataset), FAST)
+    return parsed_and_fitted(small_csv)
 
 
 def test_a_parsed_and_fitted_table_opens_at_once(fitted_csv):
@@ -94,18 +98,26 @@ def test_a_parsed_and_fitted_table_opens_at_once(fitted_csv):
 
 
 @pytest.mark.parametrize("over", ["file", "cached parse"])
-def test_a_big_table_shows_the_loading_screen_first_even_when_cached(fitted_csv, monkeypatch,
+def test_a_big_table_shows_the_loading_screen_first_even_when_cached(small_frame, small_csv,
+                                                                     tmp_path, monkeypatch,
                                                                      over):
     """Opening at once leaves the terminal blank meanwhile: only for what opens in well under a
-    second, by the size of the file (hashed) and of its cached parse (read and checked)."""
-    path, _, _ = fitted_csv
-    entry = user_entry(path)
-    sizes = {"file": path.stat().st_size, "cached parse": entry.stat().st_size}
+    second, by the size of the file (refused before it is hashed) and of its cached parse."""
+    if over == "file":  # many digits: a file bigger than its parse
+        path = tmp_path / "wide.csv"
+        small_frame.to_csv(path, index=False, float_format="%.15f")
+    else:  # a parse bigger than its file
+        path = small_csv
+    parsed_and_fitted(path)
+    sizes = {"file": path.stat().st_size, "cached parse": user_entry(path).stat().st_size}
     limit = sizes[over] - 1
-    if over == "cached parse":
-        assert sizes["file"] <= limit, "the test needs a parse bigger than its file"
+    assert min(sizes.values()) <= limit, f"the test needs the {over} to be the bigger"
+    hashed = []
+    real_hash = data_cache.file_sha256
+    monkeypatch.setattr(data_cache, "file_sha256", lambda p: hashed.append(p) or real_hash(p))
     monkeypatch.setattr(opening, "AT_ONCE_BYTES", limit)
     assert open_cached(path, FAST, target="INDC") is None
+    assert (hashed == []) == (over == "file")
     monkeypatch.setattr(opening, "AT_ONCE_BYTES", max(sizes.values()))
     assert open_cached(path, FAST, target="INDC") is not None
 
