@@ -48,6 +48,11 @@ class Change:
     def empty(self) -> bool:
         return not (self.rule_changed or self.prior_changed)
 
+    @classmethod
+    def new_layout(cls, size: int) -> Change:
+        """B shown in another layout of `size` positions: every position is new."""
+        return cls(positions=tuple(range(size)), rescaled=True, relayout=True)
+
     def merge(self, other: Change) -> Change:
         """One Change covering both (the union of what either touched)."""
         return Change(

@@ -216,7 +216,7 @@ class PriorBuilder:
             raise RapError(f"layout has {layout.n_features} features but the prior has "
                            f"{self.n_features}")
         self._use_layout(layout)
-        return Change(positions=tuple(range(layout.size)), rescaled=True, relayout=True)
+        return Change.new_layout(layout.size)
 
     # -- internals -----------------------------------------------------------------------------
     def _index(self, i: int) -> int:

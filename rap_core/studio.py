@@ -529,15 +529,14 @@ class Studio:
         return change
 
     def _set_layout(self, layout: str) -> Change:
-        if self._builder is None:  # the layout B will be built in
-            if layout == self._layout.name:
-                return Change()
+        """`self._layout` is the layout B is shown in, built in or not yet."""
+        if layout == self._layout.name:
+            return Change()
+        with self._prior_lock:  # a B being built meanwhile is built in one layout or the other
             self._layout = make_layout(layout, self._layout.features, self._layout.lags)
-            return Change(positions=tuple(range(self._layout.size)), rescaled=True,
-                          relayout=True)
-        change = self._prior.set_layout(layout)
-        self._layout = self._prior.layout
-        return change
+            if self._builder is None:
+                return Change.new_layout(self._layout.size)
+            return self._builder.set_layout(self._layout)
 
     def layouts(self) -> tuple[str, ...]:
         """The layouts this data supports: "lags" only when some feature name has a lag number."""
