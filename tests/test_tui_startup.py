@@ -69,6 +69,41 @@ def test_b_is_counted_off_the_ui_thread_after_the_first_frame(monkeypatch):
     assert len(later) == 1 and later[0] is not threading.main_thread(), later
 
 
+def test_quitting_while_b_is_built_in_the_background_ends_cleanly(monkeypatch):
+    """A quit just after the rule appeared, while B is still being counted on its thread: the
+    background mounts end quietly (the app ended with an error raised out of `run_test`)."""
+    import threading
+
+    from rap_core.statistic import CoactivationCounts
+
+    started, release = threading.Event(), threading.Event()
+    count = CoactivationCounts.from_indicators.__func__
+
+    def slow(cls, *args):
+        started.set()
+        release.wait(10)
+        return count(cls, *args)
+
+    monkeypatch.setattr(CoactivationCounts, "from_indicators", classmethod(slow))
+
+    async def body():
+        app = build_app([], deterministic=True)
+        try:
+            async with app.run_test(size=(80, 24)) as pilot:
+                for _ in range(200):  # bounded: the build starts after the first frame
+                    if started.is_set():
+                        break
+                    await pilot.pause(0.01)
+                assert started.is_set()
+                app.exit()
+                await pilot.pause()
+        finally:
+            release.set()
+        return app.return_code
+
+    assert asyncio.run(body()) == 0
+
+
 def test_an_interrupt_while_opening_ends_quietly(monkeypatch, capsys):
     """ctrl+c before the terminal is taken over (imports, opening the data): exit 130, no
     traceback."""

@@ -259,9 +259,11 @@ class RapStudioApp(LookAndFeel, FitFlow, HistoryFlow, ExportFlow, App):
         its counts are an n x P x P product (~0.1 s at 5,000 x 1,000), which the Prior pane's
         mount would otherwise run on the UI thread, where a key pressed just after the rule
         appeared waited for it (0.16-0.19 s). An edit meanwhile waits at most for the
-        builder's last step (rap_core.studio orders the two)."""
+        builder's last step (rap_core.studio orders the two). A plain thread, not a Textual
+        worker: a quit cancels this coroutine (and the prefetch) quietly, where waiting on a
+        cancelled worker raised out of the app; the build itself finishes on its own."""
         await painted.wait()
-        await self.run_worker(lambda: studio.prior, thread=True, group="prior").wait()
+        await asyncio.to_thread(lambda: studio.prior)
 
     def _start_up_done(self) -> None:
         """The first rule (or an error) is on screen, or the load is slow: what start-up held
